@@ -1,0 +1,156 @@
+"""The `keras-landmarks` command.
+
+    keras-landmarks list [PATTERN] [--task TASK] [--family FAMILY] [--markdown]
+    keras-landmarks info NAME [--set key=value ...] [--summary] [--json]
+
+Errors in what the user asked for (an unknown model, a bad option) are printed as one line on stderr
+with exit code 2.
+"""
+
+import argparse
+import ast
+import json
+import sys
+import textwrap
+
+
+def parse_overrides(pairs):
+    """`["num_classes=10", "input_shape=(64, 64, 3)", "pooling=avg"]` → a dict of Python values."""
+    from keras_landmarks.errors import ConfigError
+
+    overrides = {}
+    for pair in pairs or ():
+        key, sep, text = pair.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"Expected --set key=value. Received: {pair!r}")
+        try:
+            value = ast.literal_eval(text)
+        except (ValueError, SyntaxError):
+            value = text  # a bare word such as `avg` is a string
+        overrides[key.strip()] = value
+    return overrides
+
+
+def model_table():
+    """The README's model table, in Markdown, generated from the registry."""
+    from keras_landmarks.registry import aliases, get_spec, list_models
+
+    by_target = {}
+    for alias, target in aliases().items():
+        by_target.setdefault(target, []).append(alias)
+    lines = [
+        "| model | aliases | paper | year | reference parameters |",
+        "|---|---|---|---|---:|",
+    ]
+    for name in list_models():
+        spec = get_spec(name)
+        paper = f"[{spec.paper.title}]({spec.paper.url})"
+        params = f"{spec.params:,}" if spec.params is not None else "—"
+        lines.append(f"| `{name}` | {', '.join(sorted(by_target.get(name, [])))} | {paper} | {spec.paper.year} | {params} |")
+    return "\n".join(lines) + "\n"
+
+
+def _cmd_list(args):
+    from keras_landmarks.registry import get_spec, list_models
+
+    if args.markdown:
+        sys.stdout.write(model_table())
+        return 0
+    names = list_models(args.pattern, task=args.task, family=args.family)
+    for name in names:
+        spec = get_spec(name)
+        params = f"{spec.params:,}" if spec.params is not None else "-"
+        print(f"{name:<18} {spec.family:<14} {spec.paper.year}  {params:>13}  {spec.paper.title}")
+    if not names:
+        print(f"No model matches {args.pattern!r}" + (f" with task={args.task!r}" if args.task else "")
+              + (f" with family={args.family!r}" if args.family else "") + ".", file=sys.stderr)
+    return 0
+
+
+def _shape(shape):
+    return "(" + ", ".join("None" if d is None else str(d) for d in shape) + ")"
+
+
+def _cmd_info(args):
+    from keras_landmarks.registry import build, get_spec, info, paper_param_count
+
+    overrides = parse_overrides(args.set)
+    spec = get_spec(args.name)
+    data = info(args.name)
+    model = None
+    if overrides or args.summary:
+        model = build(args.name, **overrides)
+        data["config"] = {**data["config"], **overrides}
+        data["inputs"] = {t.name.split(":")[0]: list(t.shape) for t in model.inputs}
+        data["outputs"] = dict(zip(model.output_names, (list(t.shape) for t in model.outputs)))
+        data["built_params"] = paper_param_count(model)
+    if args.json:
+        print(json.dumps(data, indent=2, default=str))
+        return 0
+
+    paper = data["paper"]
+    wrap = lambda text: textwrap.fill(text, width=100, initial_indent="", subsequent_indent=" " * 11)  # noqa: E731
+    aliases = f" (alias: {', '.join(data['aliases'])})" if data["aliases"] else ""
+    print(f"{data['name']}{aliases}: {data['description']}")
+    print(f"  family   {data['family']}, task {data['task']}")
+    print(f"  paper    {wrap(paper['title'])}")
+    print(f"           {wrap(paper['authors'])}")
+    print(f"           {paper['venue']}, {paper['year']}. {paper['url']}")
+    lineage = data["lineage"]
+    print(f"  extends  {wrap(', '.join(lineage['extends']) or '-')}")
+    print(f"  adopted  {wrap(', '.join(lineage['adopted_by']) or '-')}")
+    if data["params"] is not None:
+        print(f"  params   {data['params']:,} at the default config")
+        print(f"           {wrap('counted as: ' + data['params_counted'])}")
+        print(f"           {wrap('source: ' + data['params_source'])}")
+    if "built_params" in data:
+        print(f"  built    {data['built_params']:,} parameters with the config below")
+    for kind in ("inputs", "outputs"):
+        for i, (name, shape) in enumerate(data[kind].items()):
+            print(f"  {kind if i == 0 else '':<8} {name} {_shape(shape)}")
+    config = ", ".join(f"{k}={v!r}" for k, v in data["config"].items())
+    print(f"  config   {wrap(config)}")
+    print(f"  variants {wrap(', '.join(data['variants']))}")
+    if args.summary:
+        print()
+        model.summary(line_length=110)
+    del spec
+    return 0
+
+
+def _parser():
+    parser = argparse.ArgumentParser(
+        prog="keras-landmarks",
+        description="Landmark deep-learning papers of 2010-2019 as faithful Keras models.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = commands.add_parser("list", help="list the registered models")
+    p.add_argument("pattern", nargs="?", default="*", help="shell-style pattern, e.g. 'resnet*'")
+    p.add_argument("--task", help="only models of this task")
+    p.add_argument("--family", help="only models of this family")
+    p.add_argument("--markdown", action="store_true", help="print the README's model table")
+    p.set_defaults(func=_cmd_list)
+
+    p = commands.add_parser("info", help="show a model's paper, lineage, parameters and I/O")
+    p.add_argument("name", help="model name or alias")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config value (repeatable)")
+    p.add_argument("--summary", action="store_true", help="build the model and print its layer summary")
+    p.add_argument("--json", action="store_true", help="print the information as JSON")
+    p.set_defaults(func=_cmd_info)
+    return parser
+
+
+def main(argv=None):
+    args = _parser().parse_args(argv)
+    from keras_landmarks.errors import LandmarkError
+
+    try:
+        return args.func(args)
+    except LandmarkError as error:
+        print(f"keras-landmarks: error: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

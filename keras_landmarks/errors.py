@@ -1,0 +1,39 @@
+"""Errors raised by keras_landmarks.
+
+Every error names the offending value and what is allowed, so that a user (or the CLI, which prints
+them as one line) can fix the call without reading the source.
+"""
+
+
+class LandmarkError(Exception):
+    """Base class of every error this package raises on purpose."""
+
+
+class UnknownModelError(LandmarkError, KeyError):
+    """A model name that is not in the registry (a `KeyError`, as for any failed lookup)."""
+
+    def __init__(self, name, suggestions=()):
+        self.name = name
+        self.suggestions = tuple(suggestions)
+        message = f"Unknown model {name!r}."
+        if self.suggestions:
+            message += " Did you mean: " + ", ".join(self.suggestions) + "?"
+        message += " Run `keras-landmarks list` to see every registered model."
+        super().__init__(message)
+
+    def __str__(self):
+        # KeyError.__str__ would wrap the message in quotes.
+        return self.args[0]
+
+
+class ConfigError(LandmarkError, ValueError):
+    """An override that is unknown, of the wrong type, or of an impossible value."""
+
+    def __init__(self, message, *, key=None, value=None):
+        self.key = key
+        self.value = value
+        super().__init__(message)
+
+
+class ExportError(LandmarkError, RuntimeError):
+    """A conversion that failed or whose artifact does not compute what the Keras model computes."""

@@ -1,0 +1,192 @@
+"""The registry: model names → builders, with the paper attached.
+
+Each family module registers its variants with `register(...)`; `import keras_landmarks` imports every
+family, so the registry is full as soon as the package is imported. `build(name, **overrides)` merges
+the overrides into the variant's configuration (timm's factory merge), checks them, and calls the
+family's builder.
+"""
+
+import dataclasses
+import difflib
+import fnmatch
+import inspect
+import math
+from typing import Any, Callable
+
+from keras_landmarks.config import builder_parameters, check_overrides
+from keras_landmarks.errors import UnknownModelError
+
+# How a reference parameter count is counted. Keras's `count_params()` also counts BatchNorm's moving
+# mean and variance, which are statistics, not parameters; papers and torchvision do not.
+PARAMS_COUNTED = (
+    "trainable weights plus BatchNorm's gamma/beta; BatchNorm moving mean/variance are not counted "
+    "(Keras's count_params() includes them)"
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class Paper:
+    """A paper, and where it sits in the lineage of the decade's landmarks."""
+
+    title: str
+    authors: str
+    year: int
+    venue: str
+    url: str
+    extends: tuple = ()  # earlier landmarks this paper builds on (registry families where we have them)
+    adopted_by: tuple = ()  # later work that took up its central idea
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelSpec:
+    name: str
+    family: str
+    builder: Callable[..., Any]
+    paper: Paper
+    config: dict  # the keyword arguments that define this variant, merged over the builder's defaults
+    params: int | None  # reference parameter count at the default configuration (PARAMS_COUNTED)
+    params_source: str  # where the reference count comes from, and how it reconciles with the paper
+    task: str
+    io: Callable[[dict], dict]  # full config -> {"inputs": {name: shape}, "outputs": {name: shape}}
+    test_config: dict = dataclasses.field(default_factory=dict)  # a small config for fast tests
+    description: str = ""
+
+    def full_config(self, **overrides):
+        """The builder's defaults, then this variant's config, then the overrides."""
+        defaults = {
+            k: p.default
+            for k, p in inspect.signature(self.builder).parameters.items()
+            if p.default is not p.empty
+        }
+        return {**defaults, **self.config, **overrides}
+
+
+_REGISTRY: dict[str, ModelSpec] = {}
+_ALIASES: dict[str, str] = {}
+
+
+def register(name, *, family, builder, paper, config=None, params=None, params_source="", task,
+             io, test_config=None, description="", aliases=()):
+    """Add one variant to the registry. Registering a name (or alias) twice is an error."""
+    for key in (name, *aliases):
+        if key in _REGISTRY or key in _ALIASES:
+            raise ValueError(f"Model name {key!r} is already registered.")
+    spec = ModelSpec(
+        name=name,
+        family=family,
+        builder=builder,
+        paper=paper,
+        config=dict(config or {}),
+        params=params,
+        params_source=params_source,
+        task=task,
+        io=io,
+        test_config=dict(test_config or {}),
+        description=description,
+    )
+    check_overrides(name, builder, spec.config)  # a bad variant table fails at import, loudly
+    _REGISTRY[name] = spec
+    for alias in aliases:
+        _ALIASES[alias] = name
+    return spec
+
+
+def resolve(name):
+    """The canonical name for `name` (an alias resolves to its target)."""
+    if not isinstance(name, str):
+        raise UnknownModelError(name)
+    if name in _REGISTRY:
+        return name
+    if name in _ALIASES:
+        return _ALIASES[name]
+    close = difflib.get_close_matches(name, [*_REGISTRY, *_ALIASES], n=5, cutoff=0.5)
+    raise UnknownModelError(name, close)
+
+
+def get_spec(name) -> ModelSpec:
+    return _REGISTRY[resolve(name)]
+
+
+def build(name, **overrides):
+    """Build the named landmark model as a Keras functional model.
+
+    Args:
+        name: a registered name or alias (`keras_landmarks.list_models()`).
+        **overrides: builder arguments that replace the variant's defaults, e.g.
+            `build("resnet50", num_classes=10, input_shape=(64, 64, 3))`.
+
+    Raises:
+        UnknownModelError: `name` is not registered (the message lists close matches).
+        ConfigError: an override is unknown, of the wrong type or of an impossible value; raised before
+            any layer is built.
+    """
+    spec = get_spec(name)
+    check_overrides(spec.name, spec.builder, overrides)
+    return spec.builder(**{**spec.config, **overrides})
+
+
+def list_models(pattern="*", task=None, family=None):
+    """Sorted registered names matching a shell-style `pattern`, optionally one `task` or `family`."""
+    return sorted(
+        name
+        for name, spec in _REGISTRY.items()
+        if fnmatch.fnmatchcase(name, pattern)
+        and (task is None or spec.task == task)
+        and (family is None or spec.family == family)
+    )
+
+
+def aliases():
+    """{alias: canonical name}."""
+    return dict(_ALIASES)
+
+
+def info(name):
+    """Everything the registry knows of a model, as plain data (JSON-serializable)."""
+    spec = get_spec(name)
+    config = spec.full_config()
+    io = spec.io(config)
+    return {
+        "name": spec.name,
+        "aliases": sorted(a for a, target in _ALIASES.items() if target == spec.name),
+        "family": spec.family,
+        "task": spec.task,
+        "description": spec.description,
+        "paper": {
+            "title": spec.paper.title,
+            "authors": spec.paper.authors,
+            "year": spec.paper.year,
+            "venue": spec.paper.venue,
+            "url": spec.paper.url,
+        },
+        "lineage": {"extends": list(spec.paper.extends), "adopted_by": list(spec.paper.adopted_by)},
+        "inputs": _jsonable(io["inputs"]),
+        "outputs": _jsonable(io["outputs"]),
+        "config": _jsonable(config),
+        "options": sorted(builder_parameters(spec.builder)),
+        "variants": list_models(family=spec.family),
+        "params": spec.params,
+        "params_counted": PARAMS_COUNTED,
+        "params_source": spec.params_source,
+    }
+
+
+def _jsonable(value):
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (tuple, list)):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+def paper_param_count(model):
+    """Parameters as papers count them: every weight except BatchNorm's moving statistics."""
+    import keras
+
+    moving = {
+        id(w)
+        for layer in model._flatten_layers()
+        if isinstance(layer, keras.layers.BatchNormalization)
+        for w in (layer.moving_mean, layer.moving_variance)
+    }
+    return sum(math.prod(w.shape) for w in model.weights if id(w) not in moving)

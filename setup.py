@@ -1,0 +1,30 @@
+from setuptools import find_packages, setup
+
+setup(
+    name="keras_landmarks",
+    version="0.1.0",
+    description="The landmark deep-learning papers of 2010-2019 as faithful Keras models, "
+    "converted to SavedModel, TFLite and ONNX with proven parity.",
+    long_description=open("README.md", encoding="utf-8").read(),
+    long_description_content_type="text/markdown",
+    license="Apache-2.0",
+    python_requires=">=3.10",
+    packages=find_packages(include=["keras_landmarks", "keras_landmarks.*"]),
+    install_requires=[
+        "tensorflow==2.21.*",
+        "keras>=3.15",
+        "tf2onnx>=1.17",
+        "onnx",
+        "onnxruntime",
+        "ai-edge-litert",
+        "tensorflow-datasets",
+        "tensorflow-hub",
+        "tf-keras",  # tensorflow_hub needs it to import
+        "setuptools<81",  # tensorflow_hub imports pkg_resources
+        "numpy",
+    ],
+    extras_require={
+        "test": ["pytest", "scikit-learn", "psutil"],
+    },
+    entry_points={"console_scripts": ["keras-landmarks=keras_landmarks.cli:main"]},
+)
