@@ -150,6 +150,6 @@ register(
     "table's own widths (module docstring). aux_classifiers=True adds 3,188,840 + 3,190,888.",
     task="image_classification",
     io=_io,
-    test_config={"input_shape": (64, 64, 3), "num_classes": 5},
+    test_config={"input_shape": (96, 96, 3), "num_classes": 5, "aux_classifiers": True},
     description="Inception modules: parallel 1×1/3×3/5×5/pool branches with 1×1 reductions; 22 layers.",
 )

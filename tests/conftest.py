@@ -1,0 +1,16 @@
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+
+import keras  # noqa: E402
+import pytest  # noqa: E402
+
+import keras_landmarks  # noqa: E402,F401
+
+
+@pytest.fixture(autouse=True)
+def _fresh_keras_session():
+    """Each test starts from a clean Keras graph, so memory does not pile up over the suite."""
+    yield
+    keras.backend.clear_session()
