@@ -13,6 +13,10 @@ first two fully connected layers (§4.2), on 227×227 inputs (the paper's "224" 
 maps on their own GPU (grouped convolutions), conv3 and the dense layers see all of them: 60,965,224
 parameters. `groups=1` is the single-tower network (62,378,344).
 
+The grouped convolutions are `GroupedConv2D`: one convolution per group on its slice of the channels,
+concatenated, exactly the two towers of Figure 2. Keras's `Conv2D(groups=2)` computes the same thing,
+but on CPU Keras runs it inside a nested XLA-compiled function that tf2onnx cannot convert.
+
 Initialization as in §5: weights from N(0, 0.01²); biases 1 in conv2, conv4, conv5 and the hidden dense
 layers, 0 elsewhere.
 
@@ -24,6 +28,7 @@ Deviations:
 from typing import Literal
 
 import keras
+from keras import ops
 
 from keras_landmarks.config import check_length, check_positive, check_rate, fail
 from keras_landmarks.layers import LocalResponseNormalization
@@ -41,6 +46,48 @@ PAPER = Paper(
 )
 
 DOWNSAMPLING = ((11, 4, "valid"), (3, 2, "valid"), (3, 2, "valid"), (3, 2, "valid"))
+
+
+@keras.saving.register_keras_serializable(package="keras_landmarks")
+class GroupedConv2D(keras.layers.Layer):
+    """A convolution split into `groups` towers (§3.2): tower $g$ sees only its slice of the channels.
+
+    $$y = [\\,W_1 * x_{[:, :, :, 0:C/G]};\\; \\ldots;\\; W_G * x_{[:, :, :, (G-1)C/G:C]}\\,]$$
+
+    Same weights as `keras.layers.Conv2D(groups=G)`; built from ordinary convolutions so that it runs
+    without XLA and converts to TFLite and ONNX. Takes Conv2D's arguments.
+    """
+
+    def __init__(self, filters, kernel_size, groups=2, **conv_kwargs):
+        layer_kwargs = {k: conv_kwargs.pop(k) for k in ("name", "dtype", "trainable") if k in conv_kwargs}
+        super().__init__(**layer_kwargs)
+        if filters % groups:
+            raise ValueError(f"`filters` must be divisible by `groups`. Received: filters={filters}, groups={groups}")
+        self.filters, self.kernel_size, self.groups = filters, kernel_size, groups
+        self.conv_kwargs = conv_kwargs
+        self.towers = [
+            keras.layers.Conv2D(filters // groups, kernel_size, name=f"tower{g}", dtype=self.dtype_policy, **conv_kwargs)
+            for g in range(groups)
+        ]
+
+    def build(self, input_shape):
+        channels = input_shape[-1]
+        if channels % self.groups:
+            raise ValueError(f"Input channels ({channels}) must be divisible by groups={self.groups}.")
+        for tower in self.towers:
+            tower.build((*input_shape[:-1], channels // self.groups))
+
+    def call(self, inputs):
+        slices = ops.split(inputs, self.groups, axis=-1)  # G × (B, H, W, C/G)
+        return ops.concatenate([tower(x) for tower, x in zip(self.towers, slices)], axis=-1)  # (B, H', W', filters)
+
+    def compute_output_shape(self, input_shape):
+        shape = self.towers[0].compute_output_shape((*input_shape[:-1], input_shape[-1] // self.groups))
+        return (*shape[:-1], self.filters)
+
+    def get_config(self):
+        return {**super().get_config(), "filters": self.filters, "kernel_size": self.kernel_size,
+                "groups": self.groups, **self.conv_kwargs}
 
 
 def AlexNet(
@@ -72,11 +119,11 @@ def AlexNet(
     weights = keras.initializers.RandomNormal(stddev=0.01)
 
     def conv(x, filters, size, stride, groups, bias, label):
-        return keras.layers.Conv2D(
-            filters, size, strides=stride, padding="valid" if size == 11 else "same", groups=groups,
-            activation="relu", kernel_initializer=weights, bias_initializer=keras.initializers.Constant(bias),
-            name=label,
-        )(x)
+        kwargs = dict(strides=stride, padding="valid" if size == 11 else "same", activation="relu",
+                      kernel_initializer=weights, bias_initializer=keras.initializers.Constant(bias), name=label)
+        if groups > 1:
+            return GroupedConv2D(filters, size, groups, **kwargs)(x)
+        return keras.layers.Conv2D(filters, size, **kwargs)(x)
 
     f1, f2, f3, f4, f5 = stackwise_num_filters
     inputs = image_input(input_shape)

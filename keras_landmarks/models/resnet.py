@@ -20,7 +20,8 @@ with stride 2 (for bottlenecks, the first 1×1, as in the paper's released model
 
 v2 (`resnet*_v2`) moves BN and ReLU before each convolution (full pre-activation, Figure 4e of the
 second paper), so the shortcut path is a pure identity: $x_{l+1} = x_l + \\mathcal{F}(\\hat f(x_l))$.
-A final BN-ReLU follows the last block.
+As in the authors' released pre-activation code, the stem keeps conv-BN-ReLU-maxpool and the first
+block, which follows it, skips its own pre-activation; a final BN-ReLU follows the last block.
 
 The CIFAR networks of §4.2 (`resnet20` … `resnet110`, 6n+2 layers): a 3×3 convolution with 16 filters,
 three stages of n basic blocks with 16, 32, 64 filters on 32×32, 16×16, 8×8 maps, global average
@@ -28,8 +29,10 @@ pooling and a 10-way classifier; shortcuts are identities, zero-padded where the
 (option A, no parameters). `plain20` … `plain56` are the same networks without shortcuts.
 
 Deviations:
-- v2 downsamples in the 3×3 convolution of the first block of a stage (as fb.resnet.torch's
-  pre-activation models); Keras's ResNetV2 downsamples in the last block.
+- v2 downsamples in the 3×3 convolution of the first block of a stage (as the authors' pre-activation
+  models); Keras's ResNetV2 downsamples in the last block and has no BN-ReLU in its stem, so its zero
+  padding before max pooling sees negative values (an ONNX export fuses that padding into MaxPool,
+  which pads with -inf, and no longer matches Keras).
 - Option A subsamples the shortcut by taking every other pixel and appends the zero channels after the
   identity channels.
 """
@@ -115,9 +118,10 @@ def _block_v1(x, filters, strides, bottleneck, name):
 # v2: full pre-activation blocks.
 
 
-def _block_v2(x, filters, strides, bottleneck, name):
+def _block_v2(x, filters, strides, bottleneck, name, preactivate=True):
     out_filters = filters * 4 if bottleneck else filters
-    preact = _relu(_bn(x, f"{name}_preact_bn"), f"{name}_preact_relu")  # f̂(x_l)
+    # f̂(x_l); the first block follows the stem's BN-ReLU and skips its own (the authors' 'first' block).
+    preact = _relu(_bn(x, f"{name}_preact_bn"), f"{name}_preact_relu") if preactivate else x
     if strides != 1 or x.shape[-1] != out_filters:
         shortcut = _conv(preact, out_filters, 1, strides, f"{name}_0_conv")
     else:
@@ -158,18 +162,21 @@ def ResNet(
     check_image_config(name, input_shape=input_shape, downsampling=DOWNSAMPLING, include_top=include_top,
                        num_classes=num_classes, pooling=pooling, classifier_activation=classifier_activation)
     blocks, bottleneck = DEPTHS[depth]
-    block = _block_v2 if preactivation else _block_v1
 
     inputs = image_input(input_shape)
     x = _conv(inputs, stem_filters, 7, 2, "conv1_conv")  # (B, 112, 112, 64)
-    if not preactivation:
-        x = _relu(_bn(x, "conv1_bn"), "conv1_relu")
+    x = _relu(_bn(x, "conv1_bn"), "conv1_relu")
+    # Zero padding equals the paper's max-pooling padding here because the input is >= 0 (after ReLU).
     x = keras.layers.ZeroPadding2D(1, name="pool1_pad")(x)
     x = keras.layers.MaxPooling2D(3, 2, name="pool1_pool")(x)  # (B, 56, 56, 64)
     for stage, (num_blocks, filters) in enumerate(zip(blocks, stackwise_num_filters), 2):
         for i in range(1, num_blocks + 1):
             strides = 2 if i == 1 and stage > 2 else 1  # conv3_1, conv4_1, conv5_1 downsample
-            x = block(x, filters, strides, bottleneck, f"conv{stage}_block{i}")
+            label = f"conv{stage}_block{i}"
+            if preactivation:
+                x = _block_v2(x, filters, strides, bottleneck, label, preactivate=(stage, i) != (2, 1))
+            else:
+                x = _block_v1(x, filters, strides, bottleneck, label)
     if preactivation:
         x = _relu(_bn(x, "post_bn"), "post_relu")
     outputs = pooled_classifier(x, include_top=include_top, num_classes=num_classes, pooling=pooling,
@@ -282,7 +289,8 @@ for _depth in DEPTHS:
         params=_V2_PARAMS[_depth],
         params_source=f"Our count: Table 1 widths, {_depth} layers, full pre-activation blocks (Fig. 4e), "
         "no convolution bias, 1000 classes; BN moves before each convolution and one BN follows the last "
-        "block, so it differs from v1 only in BatchNorm gamma/beta.",
+        "block, so it differs from v1 only in BatchNorm gamma/beta (v1 minus 896 channels for basic "
+        "blocks, 3,840 for bottlenecks, two parameters each).",
         task="image_classification",
         io=lambda c: image_io(c, DOWNSAMPLING, c["stackwise_num_filters"][-1] * (4 if DEPTHS[c["depth"]][1] else 1)),
         test_config=_SMALL,

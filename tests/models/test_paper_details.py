@@ -34,10 +34,25 @@ def test_lenet_squashing_function():
 
 def test_alexnet_two_gpu_grouping():
     model = keras_landmarks.build("alexnet", stackwise_num_filters=(8, 8, 8, 8, 8), fc_units=8, input_shape=(67, 67, 3))
-    assert [model.get_layer(f"conv{i}").groups for i in range(1, 6)] == [1, 2, 1, 2, 2]
+    assert [getattr(model.get_layer(f"conv{i}"), "groups", 1) for i in range(1, 6)] == [1, 2, 1, 2, 2]
     assert isinstance(model.get_layer("conv1_lrn"), keras_landmarks.layers.LocalResponseNormalization)
-    biases = [float(np.mean(model.get_layer(n).bias.numpy())) for n in ("conv1", "conv2", "conv3", "conv4", "conv5", "fc6")]
-    assert biases == [0.0, 1.0, 0.0, 1.0, 1.0, 1.0]  # §5
+    biases = [float(np.mean(w.numpy())) for n in ("conv1", "conv2", "conv3", "conv4", "conv5", "fc6")
+              for w in model.get_layer(n).weights if w.name == "bias"]
+    assert biases == [0.0, 1.0, 1.0, 0.0, 1.0, 1.0, 1.0, 1.0, 1.0]  # §5; conv2, conv4, conv5 have two towers
+
+
+def test_grouped_conv_equals_keras_grouped_conv():
+    from keras_landmarks.models.alexnet import GroupedConv2D
+
+    x = np.random.default_rng(5).standard_normal((2, 7, 7, 6)).astype("float32")
+    ours = GroupedConv2D(4, 3, groups=2, padding="same")
+    reference = keras.layers.Conv2D(4, 3, groups=2, padding="same")
+    ours.build(x.shape), reference.build(x.shape)
+    kernel, bias = reference.get_weights()  # kernel (3, 3, 3, 4): output g*2..g*2+1 sees input group g
+    for g, tower in enumerate(ours.towers):
+        tower.set_weights([kernel[..., 2 * g : 2 * g + 2], bias[2 * g : 2 * g + 2]])
+    np.testing.assert_allclose(ours(x).numpy(), reference(x).numpy(), rtol=1e-5, atol=1e-5)
+    assert ours.count_params() == reference.count_params()
 
 
 def test_option_a_shortcut_is_subsample_and_zero_pad():

@@ -1,0 +1,62 @@
+"""The serving function every artifact is converted from.
+
+A Keras model's inputs become named `tf.TensorSpec`s with a dynamic batch dimension (and the dynamic
+dimensions the model already has, such as a token model's sequence length); its outputs become a dict
+keyed by the model's own output names. SavedModel signatures, TFLite signature runners and ONNX graphs
+made from it therefore use the model's names, never `output_0`.
+"""
+
+import numpy as np
+
+
+def input_specs(model, batch_size=None):
+    """{input name: tf.TensorSpec} with the batch dimension set to `batch_size` (None: dynamic)."""
+    import tensorflow as tf
+
+    return {
+        t.name: tf.TensorSpec([batch_size, *t.shape[1:]], tf.as_dtype(t.dtype), name=t.name)
+        for t in model.inputs
+    }
+
+
+def output_names(model):
+    return list(model.output_names)
+
+
+def serving_function(model, batch_size=None):
+    """A `tf.function` taking the model's inputs as named positional tensors, returning a dict."""
+    import tensorflow as tf
+
+    specs = input_specs(model, batch_size)
+    names = list(specs)
+    outs = output_names(model)
+
+    def serve(*args):
+        feed = args[0] if len(args) == 1 else dict(zip(names, args))
+        result = model(feed, training=False)
+        if isinstance(result, dict):
+            return {k: result[k] for k in outs}
+        result = result if isinstance(result, (list, tuple)) else [result]
+        return dict(zip(outs, result))
+
+    return tf.function(serve, input_signature=list(specs.values()), autograph=False)
+
+
+def keras_outputs(model, inputs):
+    """Run the Keras model in inference mode; {output name: np.ndarray}."""
+    feed = inputs[next(iter(inputs))] if len(inputs) == 1 else inputs
+    result = model(feed, training=False)
+    if isinstance(result, dict):
+        return {k: np.asarray(result[k]) for k in output_names(model)}
+    result = result if isinstance(result, (list, tuple)) else [result]
+    return {k: np.asarray(v) for k, v in zip(output_names(model), result)}
+
+
+def relative_error(actual, expected):
+    """max |actual - expected| / max |expected|: the error on the scale of the output."""
+    actual = np.asarray(actual, np.float64)
+    expected = np.asarray(expected, np.float64)
+    if actual.shape != expected.shape:
+        return float("inf")
+    scale = max(float(np.max(np.abs(expected))) if expected.size else 0.0, 1e-12)
+    return float(np.max(np.abs(actual - expected))) / scale if expected.size else 0.0

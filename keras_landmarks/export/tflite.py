@@ -1,0 +1,101 @@
+"""TFLite conversion (float, fp16, dynamic-range and full-integer int8) and a runner for LiteRT.
+
+Conversion goes through `tf.lite.TFLiteConverter` from the serving function (`signature.py`), so the
+`.tflite` file's signature uses the model's own input and output names. Unless `allow_flex=True`, only
+TFLite built-in ops are allowed: a graph that would need Flex (TensorFlow) ops, which a phone's
+runtime does not have, fails to convert instead of producing a file that fails on the device.
+"""
+
+import tempfile
+
+import numpy as np
+
+from keras_landmarks.errors import ExportError
+from keras_landmarks.export.saved_model import write_saved_model
+
+QUANTIZATIONS = ("none", "fp16", "dynamic", "int8")
+
+
+def convert_tflite(model, quantize="none", representative_data=None, allow_flex=False, saved_model_dir=None):
+    """Convert `model` to a TFLite flatbuffer (bytes).
+
+    The conversion reads a SavedModel written by `write_saved_model` (`saved_model_dir` when the caller
+    has one already, else a temporary one): converting from a concrete function instead leaves Keras 3
+    variables as resource variables, which the interpreter reads as uninitialized.
+
+    Args:
+        quantize: "none" (float32), "fp16" (float16 weights), "dynamic" (int8 weights, float
+            activations) or "int8" (full integer: weights and activations, float inputs and outputs).
+        representative_data: for "int8", an iterable of input dicts ({input name: array}) used to
+            calibrate activation ranges.
+        allow_flex: allow TensorFlow (Flex) ops where no built-in op exists.
+    """
+    import tensorflow as tf
+
+    if quantize not in QUANTIZATIONS:
+        raise ExportError(f"Unknown quantization {quantize!r}. Allowed: {', '.join(QUANTIZATIONS)}")
+    if quantize == "int8" and representative_data is None:
+        raise ExportError("int8 quantization needs representative data to calibrate activation ranges.")
+    if saved_model_dir is None:
+        with tempfile.TemporaryDirectory(prefix="keras_landmarks_") as tmp:
+            write_saved_model(model, tmp)
+            return convert_tflite(model, quantize, representative_data, allow_flex, saved_model_dir=tmp)
+    converter = tf.lite.TFLiteConverter.from_saved_model(str(saved_model_dir))
+    ops_sets = [tf.lite.OpsSet.TFLITE_BUILTINS]
+    if quantize == "fp16":
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        converter.target_spec.supported_types = [tf.float16]
+    elif quantize == "dynamic":
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    elif quantize == "int8":
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        names = [t.name for t in model.inputs]
+        samples = list(representative_data)
+
+        def dataset():
+            for sample in samples:
+                yield {n: np.asarray(sample[n]) for n in names}
+
+        converter.representative_dataset = dataset
+        ops_sets = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8, tf.lite.OpsSet.TFLITE_BUILTINS]
+    if allow_flex:
+        ops_sets.append(tf.lite.OpsSet.SELECT_TF_OPS)
+    converter.target_spec.supported_ops = ops_sets
+    try:
+        return converter.convert()
+    except Exception as error:  # the converter raises ConverterError and others
+        first = str(error).strip().splitlines()
+        detail = next((line for line in first if "op" in line.lower() and "not" in line.lower()), first[0] if first else "")
+        hint = "" if allow_flex else " (only TFLite built-in ops are allowed; allow_flex=True permits TensorFlow ops)"
+        raise ExportError(f"TFLite conversion ({quantize}) failed{hint}: {detail}") from error
+
+
+class TFLiteRunner:
+    """Runs a .tflite model in the LiteRT interpreter by signature, with the model's names."""
+
+    def __init__(self, model_content=None, path=None, num_threads=None, delegates=True):
+        from ai_edge_litert.interpreter import Interpreter, OpResolverType
+
+        kwargs = {"model_content": model_content} if model_content is not None else {"model_path": str(path)}
+        if not delegates:
+            kwargs["experimental_op_resolver_type"] = OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
+        self.interpreter = Interpreter(num_threads=num_threads, **kwargs)
+        self.runner = self.interpreter.get_signature_runner()
+
+    def __call__(self, inputs):
+        return {k: np.asarray(v) for k, v in self.runner(**inputs).items()}
+
+    def input_details(self):
+        return self.runner.get_input_details()
+
+    def output_details(self):
+        return self.runner.get_output_details()
+
+
+def tflite_ops(model_content):
+    """The sorted op names of a flatbuffer, before any delegate takes them over."""
+    from ai_edge_litert.interpreter import Interpreter, OpResolverType
+
+    interpreter = Interpreter(model_content=model_content,
+                              experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
+    return sorted({op["op_name"] for op in interpreter._get_ops_details()})
