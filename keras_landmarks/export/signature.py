@@ -32,8 +32,7 @@ def serving_function(model, batch_size=None):
     outs = output_names(model)
 
     def serve(*args):
-        feed = args[0] if len(args) == 1 else dict(zip(names, args))
-        result = model(feed, training=False)
+        result = model(_feed(model, dict(zip(names, args))), training=False)
         if isinstance(result, dict):
             return {k: result[k] for k in outs}
         result = result if isinstance(result, (list, tuple)) else [result]
@@ -42,10 +41,18 @@ def serving_function(model, batch_size=None):
     return tf.function(serve, input_signature=list(specs.values()), autograph=False)
 
 
+def _feed(model, inputs):
+    """{input name: value} in the structure the model was built with (dict, list or single tensor)."""
+    structure = getattr(model, "input", None)
+    if isinstance(structure, dict):
+        return {name: inputs[name] for name in structure}
+    names = [t.name for t in model.inputs]
+    return inputs[names[0]] if len(names) == 1 else [inputs[n] for n in names]
+
+
 def keras_outputs(model, inputs):
-    """Run the Keras model in inference mode; {output name: np.ndarray}."""
-    feed = inputs[next(iter(inputs))] if len(inputs) == 1 else inputs
-    result = model(feed, training=False)
+    """Run the Keras model in inference mode on {input name: value}; {output name: np.ndarray}."""
+    result = model(_feed(model, inputs), training=False)
     if isinstance(result, dict):
         return {k: np.asarray(result[k]) for k in output_names(model)}
     result = result if isinstance(result, (list, tuple)) else [result]

@@ -1,5 +1,35 @@
-"""Layers the landmark papers need, written in `keras.ops` and registered for serialization."""
+"""Layers the landmark papers need, written in `keras.ops` and registered for serialization.
 
-from keras_landmarks.layers.normalization import LocalResponseNormalization
+ReLU, LeakyReLU, ELU and PReLU (and LayerNormalization, GroupNormalization, BatchNormalization) are
+Keras's own, re-exported here so a model can take all its layers from one place.
+"""
 
-__all__ = ["LocalResponseNormalization"]
+from keras.layers import ELU, PReLU, ReLU, LeakyReLU  # noqa: F401  (Keras's own, not rewritten)
+from keras.layers import BatchNormalization, GroupNormalization, LayerNormalization  # noqa: F401
+
+from keras_landmarks.layers.activations import GELU, Mish, SoftSign, Swish, gelu, mish, softplus, softsign, swish
+from keras_landmarks.layers.attention import (
+    AdditiveAttention,
+    LuongAttention,
+    MultiHeadAttention,
+    RelativeMultiHeadAttention,
+    ScaledDotProductAttention,
+    causal_mask,
+    masked_softmax,
+)
+from keras_landmarks.layers.embeddings import PositionEmbedding, SinusoidalPositionEncoding, TokenAndPositionEmbedding
+from keras_landmarks.layers.normalization import (
+    AdaptiveInstanceNormalization,
+    InstanceNormalization,
+    LocalResponseNormalization,
+)
+
+__all__ = [
+    "GELU", "Swish", "Mish", "SoftSign", "gelu", "swish", "mish", "softplus", "softsign",
+    "ReLU", "LeakyReLU", "ELU", "PReLU",
+    "AdditiveAttention", "LuongAttention", "ScaledDotProductAttention", "MultiHeadAttention",
+    "RelativeMultiHeadAttention", "causal_mask", "masked_softmax",
+    "LocalResponseNormalization", "InstanceNormalization", "AdaptiveInstanceNormalization",
+    "BatchNormalization", "GroupNormalization", "LayerNormalization",
+    "SinusoidalPositionEncoding", "PositionEmbedding", "TokenAndPositionEmbedding",
+]

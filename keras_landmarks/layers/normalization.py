@@ -64,3 +64,63 @@ class LocalResponseNormalization(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "size": self.size, "k": self.k, "alpha": self.alpha, "beta": self.beta}
+
+
+@keras.saving.register_keras_serializable(package="keras_landmarks")
+class InstanceNormalization(keras.layers.GroupNormalization):
+    r"""Instance normalization (Ulyanov, Vedaldi & Lempitsky 2016, eq. 2):
+
+    $$y_{tijk} = \gamma_k \frac{x_{tijk} - \mu_{tk}}{\sqrt{\sigma^2_{tk} + \epsilon}} + \beta_k$$
+
+    with $\mu_{tk}$, $\sigma^2_{tk}$ over the spatial positions of sample $t$, channel $k$. This is
+    Keras's `GroupNormalization` with one group per channel; the subclass fixes `groups=-1` so the
+    intent is named and the configuration cannot drift.
+    """
+
+    def __init__(self, epsilon=1e-3, center=True, scale=True, **kwargs):
+        kwargs.pop("groups", None)
+        super().__init__(groups=-1, epsilon=epsilon, center=center, scale=scale, **kwargs)
+
+    def get_config(self):
+        config = super().get_config()
+        config.pop("groups", None)
+        return config
+
+
+@keras.saving.register_keras_serializable(package="keras_landmarks")
+class AdaptiveInstanceNormalization(keras.layers.Layer):
+    r"""Adaptive instance normalization as StyleGAN uses it (Karras, Laine & Aila 2019, eq. 1):
+
+    $$\mathrm{AdaIN}(x_i, y) = y_{s,i} \frac{x_i - \mu(x_i)}{\sigma(x_i)} + y_{b,i}$$
+
+    Called as `layer([x, style])` with `x` (B, H, W, C) and `style` (B, 2C) $= [y_s; y_b]$, the
+    output of StyleGAN's learned affine transform "A" of $w$ (a Dense layer in the model). The
+    operation itself has no weights. Statistics are per sample and channel, in float32.
+    """
+
+    def __init__(self, epsilon=1e-8, **kwargs):
+        super().__init__(**kwargs)
+        self.epsilon = float(epsilon)
+
+    def build(self, input_shape):
+        x_shape, style_shape = input_shape
+        if style_shape[-1] != 2 * x_shape[-1]:
+            raise ValueError(f"The style must hold a scale and a bias per channel: 2 × {x_shape[-1]}. "
+                             f"Received: style shape {style_shape}")
+
+    def call(self, inputs):
+        x, style = inputs
+        dtype = x.dtype
+        x32 = ops.cast(x, "float32")
+        axes = tuple(range(1, len(x.shape) - 1))
+        mean, variance = ops.moments(x32, axes=axes, keepdims=True)  # μ(x_i), σ²(x_i): (B, 1, 1, C)
+        normalized = (x32 - mean) * ops.rsqrt(variance + self.epsilon)
+        y_s, y_b = ops.split(ops.cast(style, "float32"), 2, axis=-1)  # (B, C) each
+        shape = (-1,) + (1,) * len(axes) + (x.shape[-1],)
+        return ops.cast(ops.reshape(y_s, shape) * normalized + ops.reshape(y_b, shape), dtype)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape[0]
+
+    def get_config(self):
+        return {**super().get_config(), "epsilon": self.epsilon}
