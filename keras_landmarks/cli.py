@@ -72,6 +72,7 @@ def _shape(shape):
 
 
 def _cmd_info(args):
+    from keras_landmarks.export.signature import output_names
     from keras_landmarks.registry import build, get_spec, info, paper_param_count
 
     overrides = parse_overrides(args.set)
@@ -82,7 +83,8 @@ def _cmd_info(args):
         model = build(args.name, **overrides)
         data["config"] = {**data["config"], **overrides}
         data["inputs"] = {t.name.split(":")[0]: list(t.shape) for t in model.inputs}
-        data["outputs"] = dict(zip(model.output_names, (list(t.shape) for t in model.outputs)))
+        structure = model.output if isinstance(model.output, dict) else dict(zip(output_names(model), model.outputs))
+        data["outputs"] = {name: list(t.shape) for name, t in structure.items()}
         data["built_params"] = paper_param_count(model)
     if args.json:
         print(json.dumps(data, indent=2, default=str))

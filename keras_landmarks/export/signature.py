@@ -20,6 +20,10 @@ def input_specs(model, batch_size=None):
 
 
 def output_names(model):
+    """The model's output names: the keys of a dict of outputs, else the output layers' names."""
+    structure = getattr(model, "output", None)
+    if isinstance(structure, dict):
+        return list(structure)
     return list(model.output_names)
 
 

@@ -212,8 +212,10 @@ class MultiHeadAttention(keras.layers.Layer):
     Same call and weights as `keras.layers.MultiHeadAttention` (`layer(query, value, key=None,
     attention_mask=None, use_causal_mask=False, return_attention_scores=False)`, kernels (d, h, d_k),
     (h, d_v, d_out), created in the same order), so `set_weights(keras_mha.get_weights())` copies a
-    Keras layer across and the outputs agree (tested). Adds a `padding_mask` (B, Tk) argument and
-    `key_value_cache` for incremental decoding, and computes with matmul/reshape instead of einsum.
+    Keras layer across and the outputs agree (tested). Adds a `padding_mask` (B, Tk) argument and a
+    key/value cache for incremental decoding — `key_value_cache=(k, v)` of earlier positions, grown by
+    concatenation, or fixed (B, h, max_length, d) buffers written at `cache_index` (for graph-mode
+    loops) — and computes with matmul/reshape instead of einsum.
     Keras masks carried by the inputs (`Embedding(mask_zero=True)`) are honoured as Keras does.
     """
 
@@ -265,11 +267,17 @@ class MultiHeadAttention(keras.layers.Layer):
 
     def call(self, query, value, key=None, attention_mask=None, padding_mask=None, use_causal_mask=False,
              return_attention_scores=False, training=None, query_mask=None, value_mask=None, key_mask=None,
-             key_value_cache=None):
+             key_value_cache=None, cache_index=None):
         q = self._project(query, self.query_kernel, self.query_bias)  # Q W^Q, (B, h, Tq, d_k)
         k, v = self.project_key_value(value, key)  # (B, h, Tk, d_k), (B, h, Tk, d_v)
         offset = 0
-        if key_value_cache is not None:  # incremental decoding: earlier positions' keys and values first
+        if key_value_cache is not None and cache_index is not None:
+            # Fixed-size buffers (B, h, max_length, d): write the new positions at `cache_index`; later
+            # slots are hidden by the causal mask. Shapes stay constant, as a graph-mode loop needs.
+            offset = cache_index
+            k = ops.slice_update(key_value_cache[0], (0, 0, cache_index, 0), ops.cast(k, key_value_cache[0].dtype))
+            v = ops.slice_update(key_value_cache[1], (0, 0, cache_index, 0), ops.cast(v, key_value_cache[1].dtype))
+        elif key_value_cache is not None:  # growing cache: earlier positions' keys and values first
             offset = ops.shape(key_value_cache[0])[2]  # the new queries follow the cached positions
             k = ops.concatenate([key_value_cache[0], k], axis=2)
             v = ops.concatenate([key_value_cache[1], v], axis=2)

@@ -2,12 +2,15 @@
 
 from keras_landmarks.models import (  # noqa: F401
     alexnet,
+    bert,
     dropout,
     glorot,
+    gpt,
     highway,
     inception,
     lenet,
     resnet,
     selu,
+    transformer,
     vgg,
 )
