@@ -4,7 +4,7 @@ TensorFlow prints several INFO lines (oneDNN, CUDA stubs) on import, before absl
 initialized, and so ignores `TF_CPP_MIN_LOG_LEVEL` for them. When that variable asks for quiet (>= 1),
 the file descriptor of stderr is pointed at /dev/null while TensorFlow is imported, and restored after.
 Python exceptions raised by the import are unaffected. The `keras-landmarks` command sets the level
-to 2 unless the user set it.
+to 3 unless the user set it (on a machine without a GPU, TensorFlow logs a CUDA error at start).
 """
 
 import contextlib
@@ -19,7 +19,7 @@ def _cli_process():
 @contextlib.contextmanager
 def quiet_tensorflow_import():
     if _cli_process():
-        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     try:
         level = int(os.environ.get("TF_CPP_MIN_LOG_LEVEL", "0"))
     except ValueError:

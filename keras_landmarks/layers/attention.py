@@ -76,6 +76,10 @@ class AdditiveAttention(keras.layers.Layer):
     def __init__(self, units, **kwargs):
         super().__init__(**kwargs)
         self.units = int(units)
+        self.supports_masking = True  # a Keras mask on the keys is accepted; pass it as `mask`
+
+    def compute_mask(self, *args, **kwargs):
+        return None  # outputs are per query, the keys' mask does not apply to them
 
     def build(self, query_shape, keys_shape=None):
         keys_shape = keys_shape or query_shape
@@ -124,6 +128,10 @@ class LuongAttention(keras.layers.Layer):
             raise ValueError("`score='concat'` needs `units` (the width of W_a).")
         self.score = score
         self.units = units
+        self.supports_masking = True
+
+    def compute_mask(self, *args, **kwargs):
+        return None
 
     def build(self, query_shape, keys_shape=None):
         keys_shape = keys_shape or query_shape

@@ -10,6 +10,7 @@ from keras_landmarks.models import (  # noqa: F401
     inception,
     lenet,
     resnet,
+    rnnsearch,
     selu,
     transformer,
     vgg,

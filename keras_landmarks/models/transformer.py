@@ -100,88 +100,43 @@ def make_decoder(model, max_length=64, bos_id=1, eos_id=2, pad_id=0):
     """Greedy and beam-search translation for a `transformer_*` model, as graph-mode functions.
 
     Returns `(greedy, beam)`:
-    - `greedy(encoder_token_ids, encoder_padding_mask)` → {"token_ids": (B, max_length)}: at each
-      step the most likely token.
-    - `beam(encoder_token_ids, encoder_padding_mask, beam_width, length_penalty)` → {"token_ids"
-      (B, max_length), "scores" (B,)}: the best of `beam_width` hypotheses by log-probability divided
-      by $((5 + |Y|)/6)^\\alpha$ (the GNMT length penalty the paper uses, α = `length_penalty`).
-    Output sequences start with `bos_id`; after `eos_id` they hold `pad_id`. Both run the encoder once
-    and the decoder on the growing prefix inside one `tf.while_loop`; both have input signatures, so
-    each can be exported as a SavedModel signature.
+    - `greedy(encoder_token_ids, encoder_padding_mask)` → {"token_ids": (B, max_length)}.
+    - `beam(encoder_token_ids, encoder_padding_mask, beam_width, length_penalty)` →
+      {"token_ids": (B, max_length), "scores": (B,)}, with the GNMT length penalty (§6.1: α = 0.6).
+    Sequences start with `bos_id`; after `eos_id` they hold `pad_id`. The decoder re-reads the prefix at
+    each step (no cache), inside one `tf.while_loop`; both functions have input signatures, so each
+    can be exported as a SavedModel signature.
     """
     import tensorflow as tf
 
-    def logits_at(encoder_ids, encoder_mask, prefix, step):
-        """Next-token log-probabilities after `prefix` (B, max_length), whose first step+1 tokens are set."""
-        positions = tf.range(max_length)[None, :]
-        decoder_mask = tf.cast(positions <= step, tf.int32) * tf.ones_like(prefix)
+    from keras_landmarks.models._decoding import beam_search, greedy_search, repeat_rows
+
+    def step_fn(tokens, step, state):
+        encoder_ids, encoder_mask = state
+        decoder_mask = tf.cast(tf.range(max_length)[None, :] <= step, tf.int32) * tf.ones_like(tokens)
         outputs = model({"encoder_token_ids": encoder_ids, "encoder_padding_mask": encoder_mask,
-                         "decoder_token_ids": prefix, "decoder_padding_mask": decoder_mask}, training=False)
-        logits = tf.gather(outputs["logits"], step, axis=1)  # (B, V)
-        return tf.nn.log_softmax(tf.cast(logits, tf.float32))
+                         "decoder_token_ids": tokens, "decoder_padding_mask": decoder_mask}, training=False)
+        logits = tf.gather(outputs["logits"], step, axis=1)  # the prediction after position `step`, (N, V)
+        return tf.nn.log_softmax(tf.cast(logits, tf.float32)), state
 
-    encoder_specs = [tf.TensorSpec([None, None], tf.int32, name="encoder_token_ids"),
-                     tf.TensorSpec([None, None], tf.int32, name="encoder_padding_mask")]
+    specs = [tf.TensorSpec([None, None], tf.int32, name="encoder_token_ids"),
+             tf.TensorSpec([None, None], tf.int32, name="encoder_padding_mask")]
 
-    @tf.function(input_signature=encoder_specs)
+    @tf.function(input_signature=specs)
     def greedy(encoder_token_ids, encoder_padding_mask):
         batch = tf.shape(encoder_token_ids)[0]
-        tokens = tf.concat([tf.fill([batch, 1], bos_id), tf.fill([batch, max_length - 1], pad_id)], axis=1)
-        done = tf.zeros([batch], tf.bool)
-
-        def body(step, tokens, done):
-            next_token = tf.cast(tf.argmax(logits_at(encoder_token_ids, encoder_padding_mask, tokens, step), -1), tf.int32)
-            next_token = tf.where(done, pad_id, next_token)
-            tokens = tf.tensor_scatter_nd_update(
-                tokens, tf.stack([tf.range(batch), tf.fill([batch], step + 1)], axis=1), next_token)
-            return step + 1, tokens, done | tf.equal(next_token, eos_id)
-
-        _, tokens, _ = tf.while_loop(lambda step, tokens, done: (step < max_length - 1) & ~tf.reduce_all(done),
-                                     body, (tf.constant(0), tokens, done))
+        tokens = greedy_search(step_fn, (encoder_token_ids, encoder_padding_mask), batch, max_length,
+                               bos_id, eos_id, pad_id)
         return {"token_ids": tokens}
 
-    @tf.function(input_signature=encoder_specs + [tf.TensorSpec([], tf.int32, name="beam_width"),
-                                                  tf.TensorSpec([], tf.float32, name="length_penalty")])
+    @tf.function(input_signature=specs + [tf.TensorSpec([], tf.int32, name="beam_width"),
+                                          tf.TensorSpec([], tf.float32, name="length_penalty")])
     def beam(encoder_token_ids, encoder_padding_mask, beam_width, length_penalty):
         batch = tf.shape(encoder_token_ids)[0]
-        k = beam_width
-        # Every hypothesis is a row: (B·k, ...), beams of one sentence adjacent.
-        enc_ids = tf.repeat(encoder_token_ids, k, axis=0)
-        enc_mask = tf.repeat(encoder_padding_mask, k, axis=0)
-        tokens = tf.concat([tf.fill([batch * k, 1], bos_id), tf.fill([batch * k, max_length - 1], pad_id)], axis=1)
-        # Only the first beam is live at the start, so the k beams do not all pick the same token.
-        scores = tf.tile(tf.concat([[0.0], tf.fill([k - 1], -1e9)], axis=0), [batch])  # (B·k,)
-        done = tf.zeros([batch * k], tf.bool)
-        lengths = tf.ones([batch * k], tf.float32)
-
-        def body(step, tokens, scores, done, lengths):
-            log_probs = logits_at(enc_ids, enc_mask, tokens, step)  # (B·k, V)
-            vocab = tf.shape(log_probs)[-1]
-            # A finished hypothesis only extends with padding, at no cost.
-            pad_only = tf.one_hot(tf.fill([batch * k], pad_id), vocab, on_value=0.0, off_value=-1e9)
-            log_probs = tf.where(done[:, None], pad_only, log_probs)
-            total = tf.reshape(scores[:, None] + log_probs, [batch, k * vocab])
-            new_lengths = tf.reshape(lengths[:, None] + tf.where(done[:, None], 0.0, 1.0) * tf.ones_like(log_probs),
-                                     [batch, k * vocab])
-            penalty = tf.pow((5.0 + new_lengths) / 6.0, length_penalty)
-            _, top = tf.math.top_k(total / penalty, k=k)  # (B, k)
-            beam_index = top // vocab + tf.range(batch)[:, None] * k  # source row of each survivor
-            token = tf.reshape(top % vocab, [-1])
-            rows = tf.reshape(beam_index, [-1])
-            tokens = tf.gather(tokens, rows)
-            tokens = tf.tensor_scatter_nd_update(
-                tokens, tf.stack([tf.range(batch * k), tf.fill([batch * k], step + 1)], axis=1), token)
-            scores = tf.reshape(tf.gather(total, top, batch_dims=1), [-1])
-            lengths = tf.reshape(tf.gather(new_lengths, top, batch_dims=1), [-1])
-            done = tf.gather(done, rows) | tf.equal(token, eos_id)
-            return step + 1, tokens, scores, done, lengths
-
-        _, tokens, scores, done, lengths = tf.while_loop(
-            lambda step, tokens, scores, done, lengths: (step < max_length - 1) & ~tf.reduce_all(done),
-            body, (tf.constant(0), tokens, scores, done, lengths))
-        final = tf.reshape(scores / tf.pow((5.0 + lengths) / 6.0, length_penalty), [batch, k])
-        best = tf.argmax(final, axis=1, output_type=tf.int32) + tf.range(batch) * k
-        return {"token_ids": tf.gather(tokens, best), "scores": tf.reduce_max(final, axis=1)}
+        state = (repeat_rows(encoder_token_ids, beam_width), repeat_rows(encoder_padding_mask, beam_width))
+        tokens, scores = beam_search(step_fn, state, batch, beam_width, max_length, length_penalty,
+                                     bos_id, eos_id, pad_id)
+        return {"token_ids": tokens, "scores": scores}
 
     return greedy, beam
 
