@@ -20,11 +20,16 @@ setup(
         "tensorflow-datasets",
         "tensorflow-hub",
         "tf-keras",  # tensorflow_hub needs it to import
+        "tensorflow-serving-api",  # TF Serving warm-up request protos
+        "scikit-learn",  # real calibration / evaluation data (digits) without downloads
         "setuptools<81",  # tensorflow_hub imports pkg_resources
         "numpy",
     ],
     extras_require={
-        "test": ["pytest", "scikit-learn", "psutil"],
+        # KServe's model server speaks TF Serving's REST API; it would upgrade setuptools past what
+        # tensorflow_hub imports with.
+        "serve": ["kserve>=0.21", "setuptools<81"],
+        "test": ["pytest", "psutil", "kserve>=0.21", "setuptools<81"],
     },
     entry_points={"console_scripts": ["keras-landmarks=keras_landmarks.cli:main"]},
 )

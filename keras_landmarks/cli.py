@@ -2,9 +2,12 @@
 
     keras-landmarks list [PATTERN] [--task TASK] [--family FAMILY] [--markdown]
     keras-landmarks info NAME [--set key=value ...] [--summary] [--json]
+    keras-landmarks convert NAME_OR_PATH [--formats ...] [--quantize ...] [--out exports/] ...
+    keras-landmarks verify exports/NAME
+    keras-landmarks serve exports/NAME [--port 8501] [--host 127.0.0.1]
 
 Errors in what the user asked for (an unknown model, a bad option) are printed as one line on stderr
-with exit code 2.
+with exit code 2; a conversion that fails or misses its parity gate exits with code 1.
 """
 
 import argparse
@@ -120,6 +123,50 @@ def _cmd_info(args):
     return 0
 
 
+def _csv(text):
+    return tuple(part.strip() for part in text.split(",") if part.strip())
+
+
+def _batch_size(text):
+    if text == "dynamic":
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        from keras_landmarks.errors import ConfigError
+
+        raise ConfigError(f"Invalid --batch-size {text!r}: expected a positive integer or 'dynamic'.") from None
+
+
+def _cmd_convert(args):
+    from keras_landmarks.export.convert import convert, format_table
+
+    manifest = convert(
+        args.model, formats=_csv(args.formats), quantize=_csv(args.quantize),
+        representative_data=args.representative_data, overrides=parse_overrides(args.set),
+        batch_size=_batch_size(args.batch_size), version=args.version, out=args.out, overwrite=args.overwrite,
+        allow_flex=args.allow_flex, tolerance=args.tolerance, opset=args.opset,
+    )
+    print(format_table(manifest))
+    print(f"written to {args.out.rstrip('/')}/{manifest['model']}/ (manifest.json lists every artifact)")
+    return 0
+
+
+def _cmd_verify(args):
+    from keras_landmarks.export.verify import verify
+
+    results = verify(args.folder)
+    print(f"{args.folder}: {len(results)} artifacts unchanged and in parity")
+    return 0
+
+
+def _cmd_serve(args):
+    from keras_landmarks.export.serving import serve
+
+    serve(args.folder, port=args.port, host=args.host)
+    return 0
+
+
 def _parser():
     parser = argparse.ArgumentParser(
         prog="keras-landmarks",
@@ -140,15 +187,43 @@ def _parser():
     p.add_argument("--summary", action="store_true", help="build the model and print its layer summary")
     p.add_argument("--json", action="store_true", help="print the information as JSON")
     p.set_defaults(func=_cmd_info)
+
+    p = commands.add_parser("convert", help="convert a model to SavedModel / TFLite / ONNX and prove parity")
+    p.add_argument("model", metavar="NAME_OR_PATH", help="registry name, or a .keras file")
+    p.add_argument("--formats", default="saved_model,tflite,onnx", help="comma-separated: saved_model,tflite,onnx")
+    p.add_argument("--quantize", default="none", help="TFLite variants, comma-separated: none,fp16,dynamic,int8")
+    p.add_argument("--representative-data", metavar="PATH", help="int8 calibration data: .npz, one array per input")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config value (repeatable)")
+    p.add_argument("--batch-size", default="dynamic", help="a fixed batch size, or 'dynamic' (default)")
+    p.add_argument("--version", type=int, default=1, help="TF Serving version folder (default 1)")
+    p.add_argument("--out", default="exports", help="output folder (default exports/)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing export of the same name")
+    p.add_argument("--allow-flex", action="store_true", help="allow TensorFlow (Flex) ops in TFLite files")
+    p.add_argument("--tolerance", type=float, help="replace the float/fp16 parity tolerance")
+    p.add_argument("--opset", type=int, help="ONNX opset (default 17)")
+    p.set_defaults(func=_cmd_convert)
+
+    p = commands.add_parser("verify", help="re-check an export folder: hashes and parity")
+    p.add_argument("folder", help="an export folder, e.g. exports/resnet50")
+    p.set_defaults(func=_cmd_verify)
+
+    p = commands.add_parser("serve", help="serve an export's SavedModel over TF Serving's REST API (KServe)")
+    p.add_argument("folder", help="an export folder, e.g. exports/resnet50")
+    p.add_argument("--port", type=int, default=8501, help="HTTP port (default 8501, TF Serving's)")
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
+    p.set_defaults(func=_cmd_serve)
     return parser
 
 
 def main(argv=None):
     args = _parser().parse_args(argv)
-    from keras_landmarks.errors import LandmarkError
+    from keras_landmarks.errors import ExportError, LandmarkError
 
     try:
         return args.func(args)
+    except ExportError as error:
+        print(f"keras-landmarks: {error}", file=sys.stderr)
+        return 1
     except LandmarkError as error:
         print(f"keras-landmarks: error: {error}", file=sys.stderr)
         return 2

@@ -50,6 +50,7 @@ class ModelSpec:
     io: Callable[[dict], dict]  # full config -> {"inputs": {name: shape}, "outputs": {name: shape}}
     test_config: dict = dataclasses.field(default_factory=dict)  # a small config for fast tests
     description: str = ""
+    sample_data: Callable[[dict], tuple] | None = None  # config -> (inputs, labels): real data, where it exists
 
     def full_config(self, **overrides):
         """The builder's defaults, then this variant's config, then the overrides."""
@@ -66,7 +67,7 @@ _ALIASES: dict[str, str] = {}
 
 
 def register(name, *, family, builder, paper, config=None, params=None, params_source="", task,
-             io, test_config=None, description="", aliases=()):
+             io, test_config=None, description="", aliases=(), sample_data=None):
     """Add one variant to the registry. Registering a name (or alias) twice is an error."""
     for key in (name, *aliases):
         if key in _REGISTRY or key in _ALIASES:
@@ -83,6 +84,7 @@ def register(name, *, family, builder, paper, config=None, params=None, params_s
         io=io,
         test_config=dict(test_config or {}),
         description=description,
+        sample_data=sample_data,
     )
     check_overrides(name, builder, spec.config)  # a bad variant table fails at import, loudly
     _REGISTRY[name] = spec

@@ -2,6 +2,7 @@
 
 import numpy as np
 
+from keras_landmarks._quiet import native_output_muted
 from keras_landmarks.errors import ExportError
 from keras_landmarks.export.signature import input_specs, output_names, serving_function
 
@@ -19,18 +20,21 @@ def _rename_outputs(proto, names):
         out.name = renames.get(out.name, out.name)
 
 
-def convert_onnx(model, opset=DEFAULT_OPSET):
-    """Convert `model` to an `onnx.ModelProto` with dynamic batch; checked by `onnx.checker`."""
+def convert_onnx(model, opset=DEFAULT_OPSET, batch_size=None):
+    """Convert `model` to an `onnx.ModelProto` (dynamic batch unless `batch_size`), checked by `onnx.checker`."""
     import onnx
-    import tf2onnx
 
-    from keras.src.export.tf2onnx_lib import patch_tf2onnx
+    with native_output_muted():
+        import tf2onnx
+        from keras.src.export.tf2onnx_lib import patch_tf2onnx
 
-    patch_tf2onnx()  # Keras's own fix-up of tf2onnx 1.17 for NumPy 2 (idempotent)
-    fn = serving_function(model)
-    specs = list(input_specs(model).values())
+    with native_output_muted():
+        patch_tf2onnx()  # Keras's own fix-up of tf2onnx 1.17 for NumPy 2 (idempotent)
+    fn = serving_function(model, batch_size)
+    specs = list(input_specs(model, batch_size).values())
     try:
-        proto, _ = tf2onnx.convert.from_function(fn, input_signature=specs, opset=opset)
+        with native_output_muted():
+            proto, _ = tf2onnx.convert.from_function(fn, input_signature=specs, opset=opset)
     except Exception as error:
         raise ExportError(f"ONNX conversion failed: {str(error).strip().splitlines()[0]}") from error
     # The serving function returns a dict, which TensorFlow flattens in sorted key order.

@@ -10,17 +10,18 @@ float32 parameter.
 from keras_landmarks.export.signature import serving_function
 
 
-def write_saved_model(model, path, extra_signatures=None):
+def write_saved_model(model, path, extra_signatures=None, batch_size=None):
     """Write `model` as a SavedModel at `path` (a directory that must not exist yet or be empty).
 
     Args:
         extra_signatures: {signature name: tf.function with an input signature}, e.g. a decoder.
+        batch_size: a fixed batch dimension for `serving_default`; None keeps it dynamic.
     """
     import tensorflow as tf
 
     module = tf.Module()
     module.model_variables = [getattr(v, "value", v) for v in model.variables]  # each variable once
-    module.serve = serving_function(model)
+    module.serve = serving_function(model, batch_size)
     signatures = {"serving_default": module.serve.get_concrete_function()}
     for name, fn in (extra_signatures or {}).items():
         setattr(module, f"signature_{name}", fn)

@@ -10,13 +10,15 @@ import tempfile
 
 import numpy as np
 
+from keras_landmarks._quiet import native_output_muted
 from keras_landmarks.errors import ExportError
 from keras_landmarks.export.saved_model import write_saved_model
 
 QUANTIZATIONS = ("none", "fp16", "dynamic", "int8")
 
 
-def convert_tflite(model, quantize="none", representative_data=None, allow_flex=False, saved_model_dir=None):
+def convert_tflite(model, quantize="none", representative_data=None, allow_flex=False, saved_model_dir=None,
+                   batch_size=None):
     """Convert `model` to a TFLite flatbuffer (bytes).
 
     The conversion reads a SavedModel written by `write_saved_model` (`saved_model_dir` when the caller
@@ -29,6 +31,7 @@ def convert_tflite(model, quantize="none", representative_data=None, allow_flex=
         representative_data: for "int8", an iterable of input dicts ({input name: array}) used to
             calibrate activation ranges.
         allow_flex: allow TensorFlow (Flex) ops where no built-in op exists.
+        batch_size: a fixed batch for the temporary SavedModel (ignored with `saved_model_dir`).
     """
     import tensorflow as tf
 
@@ -38,7 +41,7 @@ def convert_tflite(model, quantize="none", representative_data=None, allow_flex=
         raise ExportError("int8 quantization needs representative data to calibrate activation ranges.")
     if saved_model_dir is None:
         with tempfile.TemporaryDirectory(prefix="keras_landmarks_") as tmp:
-            write_saved_model(model, tmp)
+            write_saved_model(model, tmp, batch_size=batch_size)
             return convert_tflite(model, quantize, representative_data, allow_flex, saved_model_dir=tmp)
     converter = tf.lite.TFLiteConverter.from_saved_model(str(saved_model_dir))
     ops_sets = [tf.lite.OpsSet.TFLITE_BUILTINS]
@@ -62,7 +65,8 @@ def convert_tflite(model, quantize="none", representative_data=None, allow_flex=
         ops_sets.append(tf.lite.OpsSet.SELECT_TF_OPS)
     converter.target_spec.supported_ops = ops_sets
     try:
-        return converter.convert()
+        with native_output_muted():
+            return converter.convert()
     except Exception as error:  # the converter raises ConverterError and others
         first = str(error).strip().splitlines()
         detail = next((line for line in first if "op" in line.lower() and "not" in line.lower()), first[0] if first else "")
@@ -74,15 +78,22 @@ class TFLiteRunner:
     """Runs a .tflite model in the LiteRT interpreter by signature, with the model's names."""
 
     def __init__(self, model_content=None, path=None, num_threads=None, delegates=True):
-        from ai_edge_litert.interpreter import Interpreter, OpResolverType
+        with native_output_muted():
+            from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
-        kwargs = {"model_content": model_content} if model_content is not None else {"model_path": str(path)}
-        if not delegates:
-            kwargs["experimental_op_resolver_type"] = OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
-        self.interpreter = Interpreter(num_threads=num_threads, **kwargs)
-        self.runner = self.interpreter.get_signature_runner()
+            kwargs = {"model_content": model_content} if model_content is not None else {"model_path": str(path)}
+            if not delegates:
+                kwargs["experimental_op_resolver_type"] = OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
+            self.interpreter = Interpreter(num_threads=num_threads, **kwargs)
+            self.runner = self.interpreter.get_signature_runner()
+
+        self._first = True
 
     def __call__(self, inputs):
+        if self._first:  # the XNNPACK delegate announces itself on the first invocation
+            self._first = False
+            with native_output_muted():
+                return {k: np.asarray(v) for k, v in self.runner(**inputs).items()}
         return {k: np.asarray(v) for k, v in self.runner(**inputs).items()}
 
     def input_details(self):
@@ -94,8 +105,9 @@ class TFLiteRunner:
 
 def tflite_ops(model_content):
     """The sorted op names of a flatbuffer, before any delegate takes them over."""
-    from ai_edge_litert.interpreter import Interpreter, OpResolverType
+    with native_output_muted():
+        from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
-    interpreter = Interpreter(model_content=model_content,
-                              experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
+        interpreter = Interpreter(model_content=model_content,
+                                  experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
     return sorted({op["op_name"] for op in interpreter._get_ops_details()})

@@ -146,6 +146,13 @@ def LeNet5(
     return keras.Model(inputs, outputs, name=name)
 
 
+def _digits(config):
+    """real: scikit-learn's handwritten digits (1,797 images, 8×8 enlarged to 32×32)"""
+    from keras_landmarks.data import digits
+
+    return digits(config["input_shape"][0])
+
+
 register(
     "lenet5",
     aliases=("lenet",),
@@ -160,4 +167,5 @@ register(
     io=lambda c: image_io(c, DOWNSAMPLING, 120),
     test_config={"num_classes": 5},
     description="Convolutional network for handwritten digits: convolutions, subsampling, shared weights.",
+    sample_data=_digits,
 )

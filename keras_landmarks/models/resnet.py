@@ -315,6 +315,8 @@ for _depth, _params in _CIFAR_PARAMS.items():
             + ("" if _shortcuts else " The plain net has the same parameters as its residual twin."),
             task="image_classification",
             io=lambda c: image_io(c, CIFAR_DOWNSAMPLING, c["stackwise_num_filters"][-1]),
-            test_config={"stackwise_num_filters": (4, 8, 8), "num_classes": 5},
+            # Plain nets keep the paper's widths: at 4-8 filters the untrained 56-layer plain net's signal
+            # vanishes (output scale ~1e-4, the degradation of §4.2) and float rounding dominates it.
+            test_config={"stackwise_num_filters": (4, 8, 8), "num_classes": 5} if _shortcuts else {"num_classes": 5},
             description="CIFAR-10 " + ("residual" if _shortcuts else "plain (no shortcuts)") + f" net, {_depth} layers.",
         )

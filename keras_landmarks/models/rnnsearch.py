@@ -31,6 +31,7 @@ Deviations:
 
 import keras
 from keras import ops
+from keras.src import backend
 
 from keras_landmarks.config import check_positive
 from keras_landmarks.layers.attention import AdditiveAttention
@@ -110,20 +111,20 @@ class AttentionDecoder(keras.layers.Layer):
     def call(self, target_embeddings, annotations, source_mask):
         s0, keys, fixed = self.initial(annotations, source_mask)
 
-        def scan_step(carry, y_prev):
-            s_prev, _ = carry
+        def step(y_prev, states):
+            s_prev = states[0]
             c = self.context(s_prev, annotations, keys, source_mask, fixed)  # c_i
             s, _ = self.cell(ops.concatenate([y_prev, c], axis=-1), [s_prev])  # s_i
-            return (s, c), (s, c)  # Keras's scan emits outputs shaped like its carry
+            return ops.concatenate([s_prev, c], axis=-1), [s]  # the readout of step i reads s_{i-1}, c_i
 
-        steps = ops.transpose(target_embeddings, (1, 0, 2))  # (T_y, B, m): time-major for the scan
-        c0 = ops.zeros_like(fixed)
-        _, (states, contexts) = ops.scan(scan_step, (s0, c0), steps)  # (T_y, B, n), (T_y, B, 2n)
-        previous = ops.concatenate([ops.expand_dims(s0, 0), states[:-1]], axis=0)  # s_{i-1}, (T_y, B, n)
-        readout_inputs = ops.concatenate([previous, steps, contexts], axis=-1)  # [s_{i-1}; E y_{i-1}; c_i]
-        t_tilde = self.readout(ops.transpose(readout_inputs, (1, 0, 2)))  # (B, T_y, 2l)
-        shape = ops.shape(t_tilde)
-        return ops.max(ops.reshape(t_tilde, (shape[0], shape[1], self.maxout_dim, 2)), axis=-1)  # (B, T_y, l)
+        # Keras's own recurrent loop (what its GRU and LSTM layers run on): it converts to TFLite
+        # built-in ops, where keras.ops.scan's TensorArray-held carry does not.
+        _, outputs, _ = backend.rnn(step, target_embeddings, [s0])  # (B, T_y, n + 2n)
+        readout_inputs = ops.concatenate([outputs[..., : self.hidden_dim], target_embeddings,
+                                          outputs[..., self.hidden_dim :]], axis=-1)  # [s_{i-1}; E y_{i-1}; c_i]
+        t = self._maxout(self.readout(readout_inputs))  # t̃_i (B, T_y, 2l) → t_i (B·T_y, l)
+        shape = ops.shape(target_embeddings)  # not t̃'s shape: tf2onnx emits the Dense output flattened
+        return ops.reshape(t, (shape[0], shape[1], self.maxout_dim))  # (B, T_y, l)
 
     def compute_output_shape(self, target_embeddings_shape, annotations_shape=None, source_mask_shape=None):
         return (*target_embeddings_shape[:-1], self.maxout_dim)

@@ -1,0 +1,571 @@
+"""The conversion pipeline: SavedModel (TF Serving layout), TFLite, ONNX — each proven equal to Keras.
+
+`convert()` checks every option before doing any work, writes every artifact into a temporary folder
+inside `out`, runs each artifact in its own runtime on the same inputs as the Keras model (several
+seeds, batch 1 and a larger batch, two sequence lengths for token models), and only when every
+parity gate passes moves the folder into place as `out/<name>/` with a `manifest.json`. A miss raises
+`ExportError` naming the artifact and its error, and leaves nothing in `out`.
+
+Gates: float artifacts (SavedModel, TFLite float, ONNX) ≤ 1e-4 relative error (max-abs error over the
+output's scale); fp16 ≤ 1e-2. Dynamic-range and int8 artifacts are gated on top-1 agreement ≥ 99% and
+an accuracy drop ≤ 1 point when labelled evaluation data is given (`eval_data`), which only means
+something for trained weights; otherwise their signal-to-quantization-noise ratio is reported.
+"""
+
+import dataclasses
+import hashlib
+import json
+import os
+import pathlib
+import resource
+import shutil
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+from keras_landmarks.errors import ConfigError, ExportError
+from keras_landmarks.export.inputs import has_dynamic_length, sample_inputs
+from keras_landmarks.export.signature import keras_outputs, output_names, relative_error
+
+FORMATS = ("saved_model", "tflite", "onnx")
+QUANTIZATIONS = ("none", "fp16", "dynamic", "int8")
+FLOAT_TOLERANCE = 1e-4
+FP16_TOLERANCE = 1e-2
+SEEDS = (0, 1, 2)
+LENGTHS = (8, 16)
+LARGE_BATCH = 4
+INT8_AGREEMENT = 0.99
+INT8_ACCURACY_DROP = 0.01
+LATENCY_RUNS = 10
+
+# Builtin ops the LiteRT GPU delegate documents as supported (a static check: no GPU runs here).
+GPU_DELEGATE_OPS = frozenset("""
+ABS ADD AVERAGE_POOL_2D BATCH_MATMUL CAST CONCATENATION CONV_2D COS CUMSUM DEPTH_TO_SPACE DEPTHWISE_CONV_2D
+DEQUANTIZE DIV ELU EQUAL EXP FLOOR FLOOR_DIV FLOOR_MOD FULLY_CONNECTED GATHER GELU GREATER GREATER_EQUAL
+HARD_SWISH LESS LESS_EQUAL LOG LOGISTIC MAXIMUM MAX_POOL_2D MEAN MINIMUM MIRROR_PAD MUL NEG NOT_EQUAL PACK PAD
+POW PRELU QUANTIZE REDUCE_MAX REDUCE_MIN REDUCE_PROD RELU RELU6 RELU_N1_TO_1 RESHAPE RESIZE_BILINEAR
+RESIZE_NEAREST_NEIGHBOR RSQRT SELECT SELECT_V2 SIN SLICE SOFTMAX SPACE_TO_DEPTH SPLIT SQRT SQUARE
+SQUARED_DIFFERENCE STRIDED_SLICE SUB SUM TANH TILE TRANSPOSE TRANSPOSE_CONV
+""".split())
+
+
+@dataclasses.dataclass
+class _Target:
+    model: object
+    name: str
+    spec: object  # registry ModelSpec or None
+    config: dict
+
+
+def _log(message, quiet):
+    if not quiet:
+        print(message, file=sys.stderr, flush=True)
+
+
+# ----------------------------------------------------------------------------------------------------
+# Options.
+
+
+def _resolve(model_or_name, overrides):
+    import keras
+
+    from keras_landmarks import registry
+
+    if isinstance(model_or_name, keras.Model):
+        if overrides:
+            raise ConfigError("Overrides (--set) apply to registry names, not to a model instance.")
+        return _Target(model_or_name, model_or_name.name, None, {})
+    text = str(model_or_name)
+    if text.endswith(".keras"):
+        path = pathlib.Path(text)
+        if not path.is_file():
+            raise ConfigError(f"No such .keras file: {text!r}")
+        if overrides:
+            raise ConfigError("Overrides (--set) apply to registry names, not to a .keras file.")
+        import keras_landmarks  # noqa: F401  (registers the custom layers the file may use)
+
+        return _Target(keras.saving.load_model(path), path.stem, None, {})
+    spec = registry.get_spec(text)  # UnknownModelError names close matches
+    model = registry.build(text, **(overrides or {}))
+    return _Target(model, spec.name, spec, spec.full_config(**(overrides or {})))
+
+
+def _check_options(formats, quantize, batch_size, version, out):
+    formats = tuple(formats)
+    quantize = tuple(quantize)
+    unknown = [f for f in formats if f not in FORMATS]
+    if unknown or not formats:
+        raise ConfigError(f"Unknown format {unknown[0] if unknown else '(none)'!r}. Allowed: {', '.join(FORMATS)}",
+                          key="formats", value=formats)
+    bad = [q for q in quantize if q not in QUANTIZATIONS]
+    if bad or not quantize:
+        raise ConfigError(f"Unknown quantization {bad[0] if bad else '(none)'!r}. Allowed: {', '.join(QUANTIZATIONS)}",
+                          key="quantize", value=quantize)
+    if any(q != "none" for q in quantize) and "tflite" not in formats:
+        raise ConfigError(f"Quantization {quantize} applies to TFLite, which --formats {','.join(formats)} leaves out.")
+    if batch_size is not None and (not isinstance(batch_size, int) or batch_size < 1):
+        raise ConfigError(f"Invalid batch size {batch_size!r}: expected a positive integer or 'dynamic'.",
+                          key="batch_size", value=batch_size)
+    if not isinstance(version, int) or version < 1:
+        raise ConfigError(f"Invalid version {version!r}: expected a positive integer (TF Serving's version folder).",
+                          key="version", value=version)
+    out = pathlib.Path(out)
+    probe = out
+    while not probe.exists():
+        probe = probe.parent
+    if not probe.is_dir() or not os.access(probe, os.W_OK | os.X_OK):
+        raise ConfigError(f"Output folder {str(out)!r} is not writable ({str(probe)!r} is not a writable folder).",
+                          key="out", value=str(out))
+    return formats, quantize, out
+
+
+def _load_representative(path, model):
+    """A .npz file of arrays keyed by input name, first dimension = samples."""
+    path = pathlib.Path(path)
+    if not path.is_file():
+        raise ConfigError(f"No such representative data file: {str(path)!r}")
+    data = dict(np.load(path))
+    missing = [t.name for t in model.inputs if t.name not in data]
+    if missing:
+        raise ConfigError(f"Representative data {str(path)!r} lacks inputs {missing}; it has {sorted(data)}")
+    count = len(next(iter(data.values())))
+    return [{k: data[k][i : i + 1] for k in (t.name for t in model.inputs)} for i in range(count)]
+
+
+def _calibration(target, quantize, representative_data):
+    """Calibration samples for int8, and where they come from."""
+    if "int8" not in quantize:
+        return None, None
+    if representative_data is not None:
+        if isinstance(representative_data, (str, os.PathLike)):
+            return _load_representative(representative_data, target.model), f"file {representative_data}"
+        return list(representative_data), "given by the caller"
+    if target.spec is not None and target.spec.sample_data is not None:
+        inputs, _ = target.spec.sample_data(target.config)
+        name = target.model.inputs[0].name
+        return [{name: inputs[i : i + 1]} for i in range(min(200, len(inputs)))], target.spec.sample_data.__doc__.strip()
+    if target.spec is not None:
+        samples = [sample_inputs(target.model, batch=1, seed=1000 + i, length=LENGTHS[0]) for i in range(64)]
+        return samples, ("synthetic: 64 samples like the parity inputs (standard-normal floats, random token ids); "
+                         "this model has no real data here, so int8 ranges fit these, not a real input distribution")
+    raise ConfigError("int8 quantization needs representative data (--representative-data FILE.npz with one array "
+                      "per input name) for a model that is not in the registry.", key="quantize", value="int8")
+
+
+# ----------------------------------------------------------------------------------------------------
+# Runtimes.
+
+
+def _cases(model, batch_size):
+    """Parity inputs: seeds × batch sizes (× two sequence lengths for token models)."""
+    batches = (batch_size,) if batch_size else (1, LARGE_BATCH)
+    lengths = LENGTHS if has_dynamic_length(model) else (LENGTHS[0],)
+    return [(f"seed{s}_batch{b}" + (f"_length{n}" if len(lengths) > 1 else ""), sample_inputs(model, b, s, n))
+            for s in SEEDS for b in batches for n in lengths]
+
+
+class _SavedModelRunner:
+    def __init__(self, path):
+        import tensorflow as tf
+
+        self.fn = tf.saved_model.load(str(path)).signatures["serving_default"]
+
+    def __call__(self, inputs):
+        import tensorflow as tf
+
+        return {k: v.numpy() for k, v in self.fn(**{k: tf.constant(v) for k, v in inputs.items()}).items()}
+
+
+def _runner(fmt, path):
+    from keras_landmarks.export.onnx import OnnxRunner
+    from keras_landmarks.export.tflite import TFLiteRunner
+
+    if fmt == "saved_model":
+        return _SavedModelRunner(path)
+    if fmt == "tflite":
+        return TFLiteRunner(path=path)
+    import onnx
+
+    return OnnxRunner(onnx.load(str(path)))
+
+
+def _latency_ms(run, inputs):
+    for _ in range(2):
+        run(inputs)
+    times = []
+    for _ in range(LATENCY_RUNS):
+        start = time.perf_counter()
+        run(inputs)
+        times.append(time.perf_counter() - start)
+    return round(1000 * float(np.median(times)), 3)
+
+
+def _sqnr_db(reference, actual):
+    noise = np.sum((np.asarray(reference, np.float64) - np.asarray(actual, np.float64)) ** 2)
+    signal = np.sum(np.asarray(reference, np.float64) ** 2)
+    return float("inf") if noise == 0 else round(float(10 * np.log10(signal / noise)), 2)
+
+
+def _parity(run, cases, references, kind, tolerance, eval_data, model):
+    """Run the artifact on every case; return the parity record (with `passed`)."""
+    errors = {}
+    sqnr = []
+    for (label, inputs), expected in zip(cases, references):
+        actual = run(inputs)
+        errors[label] = max(relative_error(actual.get(k, np.array([])), v) for k, v in expected.items())
+        sqnr += [_sqnr_db(v, actual[k]) for k, v in expected.items() if k in actual]
+    worst = max(errors.values())
+    record = {"max_error": worst, "cases": len(errors)}
+    if kind in ("float", "fp16"):
+        limit = tolerance if tolerance is not None else (FLOAT_TOLERANCE if kind == "float" else FP16_TOLERANCE)
+        record.update(tolerance=limit, passed=bool(worst <= limit), metric="max-abs error / output scale")
+        return record
+    record["sqnr_db"] = min(sqnr)
+    if eval_data is None:
+        record.update(passed=True, gate="none: weights without labelled evaluation data; SQNR reported")
+        return record
+    x, y = eval_data
+    name = model.inputs[0].name
+    keras_pred = keras_outputs(model, {name: x})[output_names(model)[0]].argmax(-1)
+    quant_pred = np.concatenate([run({name: x[i : i + 1]})[output_names(model)[0]] for i in range(len(x))]).argmax(-1)
+    agreement = float(np.mean(keras_pred == quant_pred))
+    drop = float(np.mean(keras_pred == y) - np.mean(quant_pred == y))
+    record.update(top1_agreement=agreement, accuracy_keras=float(np.mean(keras_pred == y)),
+                  accuracy_quantized=float(np.mean(quant_pred == y)), accuracy_drop=drop,
+                  gate=f"top-1 agreement >= {INT8_AGREEMENT}, accuracy drop <= {INT8_ACCURACY_DROP}",
+                  passed=bool(agreement >= INT8_AGREEMENT and drop <= INT8_ACCURACY_DROP))
+    if tolerance == 0:
+        record["passed"] = False  # a forced miss
+    return record
+
+
+# ----------------------------------------------------------------------------------------------------
+# Files.
+
+
+def _sha256(path):
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _tree_files(path):
+    path = pathlib.Path(path)
+    return sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+
+
+def tree_sha256(path):
+    """sha256 of a file, or of a folder's files (relative names and contents) in sorted order."""
+    path = pathlib.Path(path)
+    if path.is_file():
+        return _sha256(path)
+    digest = hashlib.sha256()
+    for file in _tree_files(path):
+        digest.update(str(file.relative_to(path)).encode())
+        digest.update(_sha256(file).encode())
+    return digest.hexdigest()
+
+
+def _size(path):
+    return sum(f.stat().st_size for f in _tree_files(path))
+
+
+def _io_spec(model, batch_size):
+    from keras_landmarks.export.signature import input_specs
+
+    specs = input_specs(model, batch_size)
+    structure = model.output if isinstance(model.output, dict) else dict(zip(output_names(model), model.outputs))
+    return (
+        [{"name": n, "shape": [None if d is None else int(d) for d in s.shape], "dtype": s.dtype.name}
+         for n, s in specs.items()],
+        [{"name": n, "shape": [batch_size, *(None if d is None else int(d) for d in t.shape[1:])], "dtype": str(t.dtype)}
+         for n, t in structure.items()],
+    )
+
+
+def _warmup_requests(path, name, cases):
+    """assets.extra/tf_serving_warmup_requests: PredictionLog records TF Serving replays at load."""
+    import tensorflow as tf
+    from tensorflow_serving.apis import model_pb2, predict_pb2, prediction_log_pb2
+
+    path.mkdir(parents=True, exist_ok=True)
+    with tf.io.TFRecordWriter(str(path / "tf_serving_warmup_requests")) as writer:
+        for _, inputs in cases[:2]:
+            request = predict_pb2.PredictRequest(
+                model_spec=model_pb2.ModelSpec(name=name, signature_name="serving_default"))
+            for key, value in inputs.items():
+                request.inputs[key].CopyFrom(tf.make_tensor_proto(value))
+            log = prediction_log_pb2.PredictionLog(predict_log=prediction_log_pb2.PredictLog(request=request))
+            writer.write(log.SerializeToString())
+
+
+def _serving_files(root, name, version, signatures, inputs):
+    (root / "models.config").write_text(
+        "model_config_list {\n  config {\n"
+        f'    name: "{name}"\n    base_path: "/models/{name}/saved_model"\n    model_platform: "tensorflow"\n'
+        "  }\n}\n")
+    (root / "kserve.yaml").write_text(
+        "apiVersion: serving.kserve.io/v1beta1\nkind: InferenceService\nmetadata:\n"
+        f"  name: {name.replace('_', '-')}\nspec:\n  predictor:\n    model:\n      modelFormat:\n"
+        "        name: tensorflow\n"
+        f"      storageUri: <the URI where exports/{name}/saved_model is uploaded>\n")
+    example = ", ".join(f'"{i["name"]}": ...' for i in inputs)
+    (root / "README.md").write_text(f"""# {name}
+
+Converted by keras-landmarks; `manifest.json` lists every artifact with its parity against Keras.
+
+## TF Serving
+
+```bash
+docker run --rm -p 8501:8501 -v "$PWD/saved_model:/models/{name}" -e MODEL_NAME={name} tensorflow/serving
+# or, with the model config file:
+docker run --rm -p 8501:8501 -v "$PWD:/models/{name}" tensorflow/serving --model_config_file=/models/{name}/models.config
+curl -X POST localhost:8501/v1/models/{name}:predict -d '{{"inputs": {{{example}}}}}'
+```
+
+Version {version} is `saved_model/{version}/`; signatures: {', '.join(signatures)}. TF Serving replays
+`assets.extra/tf_serving_warmup_requests` when it loads the model.
+
+Without Docker: `keras-landmarks serve exports/{name}` serves the same REST API (KServe's V1 protocol).
+
+## KServe
+
+`kserve.yaml` is an InferenceService for this SavedModel: upload `saved_model/` and set `storageUri`.
+""")
+
+
+def _tflite_details(content):
+    from keras_landmarks._quiet import native_output_muted
+
+    with native_output_muted():
+        from ai_edge_litert.interpreter import Interpreter, OpResolverType
+
+        interpreter = Interpreter(model_content=content,
+                                  experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
+    tensors = {t["index"]: t for t in interpreter.get_tensor_details()}
+    ops = interpreter._get_ops_details()
+    names = sorted({op["op_name"] for op in ops})
+    float_ops = sorted({op["op_name"] for op in ops
+                        if op["op_name"] not in ("QUANTIZE", "DEQUANTIZE")
+                        and any(i >= 0 and tensors[i]["dtype"] == np.float32 for i in op["outputs"])})
+    return names, float_ops
+
+
+# ----------------------------------------------------------------------------------------------------
+# The pipeline.
+
+
+def convert(model_or_name, *, formats=FORMATS, quantize=("none",), representative_data=None, eval_data=None,
+            overrides=None, batch_size=None, version=1, out="exports", overwrite=False, allow_flex=False,
+            tolerance=None, opset=None, progress=True):
+    """Convert a registry model (by name), a `.keras` file or a `keras.Model`, and prove each artifact.
+
+    Args:
+        formats: any of "saved_model", "tflite", "onnx".
+        quantize: TFLite variants: "none" (float32), "fp16", "dynamic", "int8" (full integer).
+        representative_data: int8 calibration: a .npz path (one array per input name) or an iterable
+            of input dicts. Registry models fall back on their real data, else on synthetic data.
+        eval_data: (inputs, labels) for the int8 / dynamic accuracy gate (single-input classifiers).
+        overrides: registry overrides, as `build(name, **overrides)`.
+        batch_size: a fixed batch dimension; None (default) keeps it dynamic.
+        version: TF Serving's version folder, `saved_model/<version>/`.
+        out: the output folder; artifacts go to `out/<name>/`.
+        overwrite: replace an existing `out/<name>/`.
+        allow_flex: allow TensorFlow (Flex) ops in TFLite files.
+        tolerance: replace the float / fp16 tolerance (0 forces a miss, for testing the gate).
+        opset: the ONNX opset (default: `keras_landmarks.export.onnx.DEFAULT_OPSET`).
+        progress: report each artifact on stderr as it is converted and checked.
+
+    Returns the manifest (a dict, also written as `out/<name>/manifest.json`); `format_table(manifest)`
+    renders the summary table.
+
+    Raises:
+        ConfigError: a bad option, an unknown model, an existing output without `overwrite`.
+        ExportError: a conversion failed or an artifact missed its parity gate (nothing is written).
+    """
+    from keras_landmarks.export.onnx import DEFAULT_OPSET, convert_onnx
+    from keras_landmarks.export.saved_model import write_saved_model
+    from keras_landmarks.export.tflite import convert_tflite
+
+    formats, quantize, out = _check_options(formats, quantize, batch_size, version, out)
+    opset = opset or DEFAULT_OPSET
+    started = time.perf_counter()
+    target = _resolve(model_or_name, overrides)
+    model, name = target.model, target.name
+    final = out / name
+    if final.exists() and not overwrite:
+        raise ConfigError(f"{str(final)!r} already exists; pass --overwrite (overwrite=True) to replace it.",
+                          key="out", value=str(final))
+    calibration, calibration_source = _calibration(target, quantize, representative_data)
+    out.mkdir(parents=True, exist_ok=True)
+    work = pathlib.Path(tempfile.mkdtemp(prefix=f".{name}.", dir=out))
+    umask = os.umask(0)
+    os.umask(umask)
+    work.chmod(0o777 & ~umask)  # mkdtemp makes it private; the export is an ordinary folder
+    try:
+        manifest = _run(target, work, formats, quantize, calibration, calibration_source, eval_data, batch_size,
+                        version, allow_flex, tolerance, opset, not progress, write_saved_model, convert_tflite,
+                        convert_onnx)
+        manifest["conversion_seconds"] = round(time.perf_counter() - started, 2)
+        manifest["peak_memory_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+        (work / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str))
+        if final.exists():
+            shutil.rmtree(final)
+        os.replace(work, final)  # same file system: the finished export appears at once
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+    return manifest
+
+
+def _run(target, work, formats, quantize, calibration, calibration_source, eval_data, batch_size, version,
+         allow_flex, tolerance, opset, quiet, write_saved_model, convert_tflite, convert_onnx):
+    model, name = target.model, target.name
+    cases = _cases(model, batch_size)
+    references = [keras_outputs(model, inputs) for _, inputs in cases]
+    np.savez(work / "parity.npz", **{f"{label}/input/{k}": v for (label, inputs) in cases for k, v in inputs.items()},
+             **{f"{label}/output/{k}": v for (label, _), ref in zip(cases, references) for k, v in ref.items()})
+    inputs_spec, outputs_spec = _io_spec(model, batch_size)
+    planned = [("saved_model", "none")] * ("saved_model" in formats or "tflite" in formats)
+    planned += [("tflite", q) for q in quantize] * ("tflite" in formats)
+    planned += [("onnx", "none")] * ("onnx" in formats)
+    artifacts = []
+    saved_dir = work / "saved_model" / str(version)
+    signatures = ["serving_default", *_extra_signatures(target)]
+    for index, (fmt, variant) in enumerate(planned, 1):
+        label = fmt if variant == "none" else f"{fmt} ({variant})"
+        _log(f"[{index}/{len(planned)}] {name}: {label} ...", quiet)
+        start = time.perf_counter()
+        fixed_batch = None
+        try:
+            if fmt == "saved_model":
+                write_saved_model(model, saved_dir, extra_signatures=_extra_signatures(target), batch_size=batch_size)
+                _warmup_requests(saved_dir / "assets.extra", name, cases)
+                _serving_files(work, name, version, signatures, inputs_spec)
+                path = saved_dir
+            elif fmt == "tflite":
+                try:
+                    content = convert_tflite(model, variant, calibration, allow_flex, saved_model_dir=saved_dir)
+                except ExportError as error:
+                    # Recurrent layers loop over TensorLists, which TFLite lowers to built-in ops only
+                    # when their element shape, batch included, is static: convert a batch-1 graph.
+                    if batch_size is not None or "TensorList" not in str(error):
+                        raise
+                    content = convert_tflite(model, variant, calibration, allow_flex, batch_size=1)
+                    fixed_batch = 1
+                path = work / (f"{name}.tflite" if variant == "none" else f"{name}_{variant}.tflite")
+                path.write_bytes(content)
+            else:
+                import onnx
+
+                path = work / f"{name}.onnx"
+                onnx.save(convert_onnx(model, opset, batch_size), str(path))
+        except ExportError as error:
+            raise ExportError(f"{name}: {label}: {error}") from error
+        seconds = round(time.perf_counter() - start, 2)
+        kind = {"none": "float", "fp16": "fp16"}.get(variant, "quantized")
+        run = _runner(fmt, path)
+        pairs = [(c, r) for c, r in zip(cases, references)
+                 if fixed_batch is None or len(next(iter(c[1].values()))) == fixed_batch]
+        parity = _parity(run, [c for c, _ in pairs], [r for _, r in pairs], kind, tolerance,
+                         eval_data if kind == "quantized" else None, model)
+        latency = _latency_ms(run, pairs[0][0][1])
+        record = {
+            "format": fmt, "variant": variant, "path": str(path.relative_to(work)), "size_bytes": _size(path),
+            "sha256": tree_sha256(path), "inputs": inputs_spec, "outputs": outputs_spec,
+            "conversion_seconds": seconds, "parity": parity, "latency_ms_batch1": latency,
+        }
+        if fixed_batch:
+            record["inputs"] = [{**i, "shape": [fixed_batch, *i["shape"][1:]]} for i in inputs_spec]
+            record["outputs"] = [{**o, "shape": [fixed_batch, *o["shape"][1:]]} for o in outputs_spec]
+            record["batch_size"] = fixed_batch
+            record["note"] = ("batch fixed to 1: the recurrent layers' TensorList ops lower to TFLite built-in "
+                              "ops only with a static batch")
+        if fmt == "tflite":
+            ops, float_ops = _tflite_details(path.read_bytes())
+            record.update(ops=ops, gpu_delegate_unsupported_ops=sorted(set(ops) - GPU_DELEGATE_OPS),
+                          builtin_ops_only=not any(op.startswith("Flex") for op in ops))
+            if variant == "int8":
+                record.update(float_ops_left=float_ops, calibration=calibration_source)
+        elif fmt == "onnx":
+            record["opset"] = opset
+        elif fmt == "saved_model":
+            record["signatures"] = signatures
+        artifacts.append(record)
+        verdict = "ok" if parity["passed"] else "MISS"
+        detail = f"max error {parity['max_error']:.2e}" + (f", SQNR {parity['sqnr_db']} dB" if "sqnr_db" in parity else "")
+        _log(f"      {seconds:.1f} s, {record['size_bytes'] / 1e6:.2f} MB, {detail}, {latency} ms/batch-1: {verdict}", quiet)
+        if not parity["passed"]:
+            gate = parity.get("tolerance", parity.get("gate"))
+            raise ExportError(f"{name}: {label} does not match the Keras model: {detail} (gate: {gate}).")
+    return _manifest(target, artifacts, cases, batch_size, version)
+
+
+def _extra_signatures(target):
+    """Decoders and samplers of the models that generate, exported as their own signatures."""
+    if target.spec is None:
+        return {}
+    family = target.spec.family
+    if family == "gpt":
+        from keras_landmarks.models.gpt import make_generator
+
+        return {"generate": make_generator(target.model)}
+    if family in ("transformer", "rnnsearch"):
+        from keras_landmarks.models import rnnsearch, transformer
+
+        greedy, beam = (transformer if family == "transformer" else rnnsearch).make_decoder(target.model)
+        return {"greedy_decode": greedy, "beam_decode": beam}
+    return {}
+
+
+def _manifest(target, artifacts, cases, batch_size, version):
+    from keras_landmarks.registry import paper_param_count
+
+    fastest = {}
+    for art in artifacts:
+        runtime = {"saved_model": "tensorflow", "tflite": "litert", "onnx": "onnxruntime"}[art["format"]]
+        if art["parity"]["passed"] and (runtime not in fastest or art["latency_ms_batch1"] < fastest[runtime][1]):
+            fastest[runtime] = (art["path"], art["latency_ms_batch1"])
+    float_tflite = next((a for a in artifacts if a["format"] == "tflite" and a["variant"] == "none"), None)
+    for art in artifacts:
+        if art["format"] == "tflite" and art["variant"] != "none" and float_tflite:
+            art["slower_than_float"] = art["latency_ms_batch1"] > float_tflite["latency_ms_batch1"]
+    spec = target.spec
+    return {
+        "model": target.name,
+        "paper": None if spec is None else dataclasses.asdict(spec.paper),
+        "config": {k: v for k, v in target.config.items()},
+        "parameters": paper_param_count(target.model),
+        "batch_size": batch_size or "dynamic",
+        "saved_model_version": version,
+        "parity_inputs": {"file": "parity.npz", "cases": [label for label, _ in cases]},
+        "artifacts": artifacts,
+        "fastest_verified": {runtime: path for runtime, (path, _) in fastest.items()},
+    }
+
+
+def format_table(manifest):
+    """The end-of-conversion table: format, file, size, max error vs Keras, latency."""
+    rows = [("artifact", "file", "size", "max error", "latency (batch 1)", "")]
+    float_latency = next((a["latency_ms_batch1"] for a in manifest["artifacts"]
+                          if a["format"] == "tflite" and a["variant"] == "none"), None)
+    for art in manifest["artifacts"]:
+        label = art["format"] + ("" if art["variant"] == "none" else f" ({art['variant']})")
+        error = f"{art['parity']['max_error']:.1e}"
+        if "sqnr_db" in art["parity"]:
+            error += f" (SQNR {art['parity']['sqnr_db']} dB)"
+        note = ""
+        if art.get("slower_than_float"):
+            note = f"slower than float TFLite ({float_latency} ms)"
+        rows.append((label, art["path"], f"{art['size_bytes'] / 1e6:.1f} MB", error, f"{art['latency_ms_batch1']} ms", note))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    fastest = ", ".join(f"{k}: {v}" for k, v in manifest["fastest_verified"].items())
+    return "\n".join([f"{manifest['model']}: {len(manifest['artifacts'])} artifacts, all verified", *lines,
+                      f"fastest verified per runtime: {fastest}",
+                      f"peak memory {manifest.get('peak_memory_mb')} MB, {manifest.get('conversion_seconds')} s"])

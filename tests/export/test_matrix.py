@@ -1,0 +1,52 @@
+"""Every registered model, at its small test configuration, converts to SavedModel, TFLite and ONNX and
+matches Keras: the test that keeps the zoo deployable as it grows."""
+
+import numpy as np
+import pytest
+
+import keras_landmarks
+from keras_landmarks.config import builder_parameters
+from keras_landmarks.export.convert import convert
+from keras_landmarks.export.verify import verify
+from keras_landmarks.registry import get_spec
+
+
+def _small(name):
+    spec = get_spec(name)
+    config = dict(spec.test_config)
+    if "classifier_activation" in builder_parameters(spec.builder):
+        # Logits, not probabilities: an untrained deep net saturates its softmax to exact 0/1 outputs,
+        # which any runtime reproduces exactly and which would hide a real difference.
+        config["classifier_activation"] = None
+    return config
+
+
+# The default run converts every family and every builder path; these variants differ from one it
+# converts only in depth or width, and run with `pytest -m large` (CI runs them too).
+DEEPER = {"resnet34", "resnet34_v2", "resnet101", "resnet101_v2", "resnet152", "resnet152_v2", "resnet44",
+          "resnet56", "resnet110", "plain44", "plain56", "vgg13", "vgg13_bn", "vgg19", "vgg19_bn", "bert_base",
+          "bert_large", "gpt2_medium", "gpt2_large", "gpt2_xl", "transformer_big"}
+MODELS = [pytest.param(n, marks=pytest.mark.large) if n in DEEPER else n for n in keras_landmarks.list_models()]
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_converts_to_every_format_with_parity(name, tmp_path):
+    manifest = convert(name, overrides=_small(name), out=tmp_path, progress=False)
+    formats = sorted({a["format"] for a in manifest["artifacts"]})
+    assert formats == ["onnx", "saved_model", "tflite"]
+    for art in manifest["artifacts"]:
+        assert art["parity"]["passed"] and art["parity"]["max_error"] <= 1e-4, (art["path"], art["parity"])
+        if art["format"] == "tflite":
+            assert art["builtin_ops_only"], art["ops"]
+    # The Keras outputs the artifacts were compared against are not degenerate.
+    outputs = [v for k, v in np.load(tmp_path / name / "parity.npz").items() if "/output/" in k]
+    assert all(np.std(v) > 0 for v in outputs)
+    assert len(verify(tmp_path / name, quiet=True)) == 3
+
+
+@pytest.mark.large
+@pytest.mark.parametrize("name", ["resnet50", "bert_base"])
+def test_full_size_conversion(name, tmp_path):
+    manifest = convert(name, out=tmp_path, progress=False)
+    assert all(a["parity"]["passed"] for a in manifest["artifacts"])
+    assert manifest["peak_memory_mb"] < 8192

@@ -1,0 +1,152 @@
+"""`keras-landmarks serve`: TF Serving's REST API through KServe, on 127.0.0.1 only."""
+
+import concurrent.futures
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+
+import numpy as np
+import pytest
+
+from keras_landmarks.export.convert import convert
+from keras_landmarks.export.serving import RequestError, SavedModelPredictor
+
+pytest.importorskip("kserve", reason="the serve extra is not installed")
+
+
+@pytest.fixture(scope="module")
+def export(tmp_path_factory):
+    out = tmp_path_factory.mktemp("exports")
+    convert("lenet5", formats=("saved_model",), out=out, progress=False)
+    return out / "lenet5"
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _request(url, body=None, timeout=30):
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read() or b"{}")
+
+
+@pytest.fixture(scope="module")
+def server(export, tmp_path_factory):
+    port = _free_port()
+    exe = shutil.which("keras-landmarks", path=os.path.dirname(sys.executable))
+    # The server logs every request: a file, not a pipe nobody reads (a full pipe would block it).
+    log_path = tmp_path_factory.mktemp("server") / "server.log"
+    log = open(log_path, "w")
+    process = subprocess.Popen([exe, "serve", str(export), "--port", str(port)], stdout=log,
+                               stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    base = f"http://127.0.0.1:{port}/v1/models/lenet5"
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        try:
+            if _request(base, timeout=2)[0] == 200:
+                break
+        except (urllib.error.URLError, ConnectionError, OSError):
+            pass
+        if process.poll() is not None:
+            pytest.fail("the server exited:\n" + log_path.read_text()[-3000:])
+        time.sleep(0.5)
+    else:
+        process.kill()
+        pytest.fail("the server did not become ready in 120 s")
+    yield base, port
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+    log.close()
+
+
+def _parity(export):
+    data = np.load(export / "parity.npz")
+    label = "seed0_batch4"
+    return data[f"{label}/input/images"], data[f"{label}/output/predictions"]
+
+
+def test_predict_in_both_formats_matches_keras(server, export):
+    base, _ = server
+    x, expected = _parity(export)
+    status, body = _request(base + ":predict", {"instances": x.tolist()})
+    assert status == 200
+    np.testing.assert_allclose(np.array(body["predictions"]), expected, rtol=1e-5, atol=1e-6)
+    status, body = _request(base + ":predict", {"inputs": {"images": x.tolist()}})
+    assert status == 200
+    np.testing.assert_allclose(np.array(body["outputs"]), expected, rtol=1e-5, atol=1e-6)
+    status, body = _request(base)
+    assert status == 200 and body.get("ready") is True
+
+
+@pytest.mark.parametrize("body, message", [
+    ({"instances": np.zeros((2, 32, 32)).tolist()}, "rank 4"),  # wrong rank: would abort oneDNN
+    ({"instances": np.zeros((1, 28, 28, 1)).tolist()}, "dimension 1 is 28"),
+    ({"instances": [["a"]]}, "float32"),
+    ({"inputs": {"pixels": [[0.0]]}}, "Unknown: \\['pixels'\\]"),
+    ({"instances": []}, "non-empty"),
+    ({"instances": [1], "inputs": [1]}, "exactly one"),
+    ({"signature_name": "train", "instances": [1]}, "signature_name"),
+])
+def test_bad_requests_get_400_and_the_server_keeps_serving(server, export, body, message):
+    base, _ = server
+    status, response = _request(base + ":predict", body)
+    assert status == 400, response
+    assert re.search(message, response["error"]), response
+    x, expected = _parity(export)
+    status, response = _request(base + ":predict", {"instances": x[:1].tolist()})
+    assert status == 200
+
+
+def test_oversized_request_is_refused(export):
+    predictor = SavedModelPredictor(export, max_elements=1024)
+    with pytest.raises(RequestError, match="more than the 1,024"):
+        predictor.parse({"instances": np.zeros((2, 32, 32, 1)).tolist()})
+
+
+def test_binds_loopback_only(server):
+    _, port = server
+    addresses = {info[4][0] for info in socket.getaddrinfo(socket.gethostname(), None, socket.AF_INET)}
+    addresses.discard("127.0.0.1")
+    for address in addresses:
+        with socket.socket() as s:
+            s.settimeout(1)
+            assert s.connect_ex((address, port)) != 0, f"the server answers on {address}"
+
+
+def test_bounded_load(server, export):
+    """500 requests from 8 concurrent clients on 127.0.0.1: zero errors; p50/p99 reported."""
+    base, _ = server
+    x, expected = _parity(export)
+    body = {"instances": x[:1].tolist()}
+
+    def one(_):
+        start = time.perf_counter()
+        status, response = _request(base + ":predict", body)
+        ok = status == 200 and np.allclose(response["predictions"], expected[:1], rtol=1e-5, atol=1e-6)
+        return ok, time.perf_counter() - start
+
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(one, range(500)))
+    latencies = np.array([t for _, t in results]) * 1000
+    errors = sum(not ok for ok, _ in results)
+    print(f"\n500 requests, 8 clients: p50 {np.percentile(latencies, 50):.1f} ms, "
+          f"p99 {np.percentile(latencies, 99):.1f} ms, errors {errors}")
+    assert errors == 0

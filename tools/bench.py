@@ -1,0 +1,27 @@
+"""Benchmark the runtimes: `python tools/bench.py [--models resnet50,vgg16,...] [--runs 20]`.
+
+Times Keras (eager, tf.function, XLA), the SavedModel, each TFLite variant and ONNX Runtime at batch
+1 and 8, ours beside keras.applications' ResNet50 and VGG16, and writes docs/benchmarks.md.
+"""
+
+import argparse
+import sys
+
+from keras_landmarks.export.bench import DEFAULT_MODELS, run_all
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--models", default=",".join(DEFAULT_MODELS),
+                        help="comma-separated registry names or keras_applications/<Name>")
+    parser.add_argument("--runs", type=int, default=20, help="timed calls per measurement (median; >= 20)")
+    parser.add_argument("--output", default="docs/benchmarks.md")
+    args = parser.parse_args()
+    if args.runs < 20:
+        parser.error(f"--runs must be at least 20. Received: {args.runs}")
+    _, text = run_all(tuple(m for m in args.models.split(",") if m), runs=args.runs, output=args.output)
+    print(text)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
