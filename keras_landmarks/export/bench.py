@@ -56,8 +56,6 @@ def measure(name, runs=20, warmup=3, quantize=("none", "fp16", "dynamic", "int8"
     from keras_landmarks.export.signature import _feed
     from keras_landmarks.export.tflite import TFLiteRunner
 
-    import onnx
-
     model = _build(name)
     threads = os.cpu_count()
     results = {}
@@ -77,7 +75,7 @@ def measure(name, runs=20, warmup=3, quantize=("none", "fp16", "dynamic", "int8"
                 label = "tflite " + ("float" if art["variant"] == "none" else art["variant"])
                 runners[label] = TFLiteRunner(path=path, num_threads=threads)
             elif art["format"] == "onnx":
-                runners["onnxruntime"] = OnnxRunner(onnx.load(path), num_threads=threads)
+                runners["onnxruntime"] = OnnxRunner(path, num_threads=threads)
         for batch in BATCHES:
             x = sample_inputs(model, batch=batch, seed=0)
             for label, run in runners.items():

@@ -186,9 +186,7 @@ def _runner(fmt, path):
         return _SavedModelRunner(path)
     if fmt == "tflite":
         return TFLiteRunner(path=path)
-    import onnx
-
-    return OnnxRunner(onnx.load(str(path)))
+    return OnnxRunner(path)
 
 
 def _latency_ms(run, inputs):
@@ -402,6 +400,8 @@ def convert(model_or_name, *, formats=FORMATS, quantize=("none",), representativ
                           key="out", value=str(final))
     calibration, calibration_source = _calibration(target, quantize, representative_data)
     out.mkdir(parents=True, exist_ok=True)
+    for stale in out.glob(f".{name}.*"):  # left by a conversion that was killed (SIGKILL skips cleanup)
+        shutil.rmtree(stale, ignore_errors=True)
     work = pathlib.Path(tempfile.mkdtemp(prefix=f".{name}.", dir=out))
     umask = os.umask(0)
     os.umask(umask)
@@ -463,7 +463,9 @@ def _run(target, work, formats, quantize, calibration, calibration_source, eval_
                 import onnx
 
                 path = work / f"{name}.onnx"
-                onnx.save(convert_onnx(model, opset, batch_size), str(path))
+                proto = convert_onnx(model, opset, batch_size)
+                onnx.save(proto, str(path))
+                del proto
         except ExportError as error:
             raise ExportError(f"{name}: {label}: {error}") from error
         seconds = round(time.perf_counter() - start, 2)
