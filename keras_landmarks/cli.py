@@ -76,10 +76,9 @@ def _shape(shape):
 
 def _cmd_info(args):
     from keras_landmarks.export.signature import output_names
-    from keras_landmarks.registry import build, get_spec, info, paper_param_count
+    from keras_landmarks.registry import build, info, paper_param_count
 
     overrides = parse_overrides(args.set)
-    spec = get_spec(args.name)
     data = info(args.name)
     model = None
     if overrides or args.summary:
@@ -119,7 +118,6 @@ def _cmd_info(args):
     if args.summary:
         print()
         model.summary(line_length=110)
-    del spec
     return 0
 
 

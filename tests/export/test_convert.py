@@ -179,7 +179,9 @@ def test_keras_file_with_representative_data(tmp_path):
                  "--representative-data", str(tmp_path / "calibration.npz"), "--out", str(tmp_path / "out")])
     assert code == 0
     manifest = json.loads((tmp_path / "out" / "mine" / "manifest.json").read_text())
-    assert [a["path"] for a in manifest["artifacts"]] == ["saved_model/1", "mine_int8.tflite"]
+    assert [a["path"] for a in manifest["artifacts"]] == ["mine_int8.tflite"]
+    assert sorted(p.name for p in (tmp_path / "out" / "mine").iterdir()) == ["manifest.json", "mine_int8.tflite",
+                                                                           "parity.npz"]
 
 
 def test_unknown_model_and_bad_override_exit_2(tmp_path, capsys):
