@@ -7,7 +7,7 @@ Times Keras (eager, tf.function, XLA), the SavedModel, each TFLite variant and O
 import argparse
 import sys
 
-from keras_landmarks.export.bench import DEFAULT_MODELS, run_all
+from keras_landmarks.export.bench import DEFAULT_MODELS, render, run_all
 
 
 def main():
@@ -16,7 +16,11 @@ def main():
                         help="comma-separated registry names or keras_applications/<Name>")
     parser.add_argument("--runs", type=int, default=20, help="timed calls per measurement (median; >= 20)")
     parser.add_argument("--output", default="docs/benchmarks.md")
+    parser.add_argument("--from-json", metavar="PATH", help="re-render the table from a run's raw numbers, no measuring")
     args = parser.parse_args()
+    if args.from_json:
+        print(render(args.from_json, args.output))
+        return
     if args.runs < 20:
         parser.error(f"--runs must be at least 20. Received: {args.runs}")
     _, text = run_all(tuple(m for m in args.models.split(",") if m), runs=args.runs, output=args.output)
