@@ -200,6 +200,18 @@ def _latency_ms(run, inputs):
     return round(1000 * float(np.median(times)), 3)
 
 
+def weak_references(references):
+    """Output names whose Keras values make a weak parity check: constant, or a saturated softmax (every
+    value 0 or 1), which any runtime reproduces exactly whatever it computes before the softmax."""
+    weak = []
+    for name in references[0]:
+        values = np.concatenate([np.ravel(np.asarray(ref[name], np.float64)) for ref in references])
+        saturated = np.all((np.abs(values) < 1e-6) | (np.abs(values - 1.0) < 1e-6))
+        if values.size and (np.ptp(values) == 0 or saturated):
+            weak.append(name)
+    return weak
+
+
 def _sqnr_db(reference, actual):
     noise = np.sum((np.asarray(reference, np.float64) - np.asarray(actual, np.float64)) ** 2)
     signal = np.sum(np.asarray(reference, np.float64) ** 2)
@@ -508,7 +520,16 @@ def _run(target, work, formats, quantize, calibration, calibration_source, eval_
             raise ExportError(f"{name}: {label} does not match the Keras model: {detail} (gate: {gate}).")
     if saved_dir.name == ".tflite_source":
         shutil.rmtree(saved_dir)
-    return _manifest(target, artifacts, cases, batch_size, version)
+    manifest = _manifest(target, artifacts, cases, batch_size, version)
+    weak = weak_references(references)
+    if weak:
+        hint = (" Convert with --set classifier_activation=None (overrides={'classifier_activation': None}) to "
+                "compare logits." if target.spec is not None and "classifier_activation" in target.config else "")
+        manifest["warnings"] = [
+            f"The Keras outputs {weak} are constant or a saturated softmax (all 0 or 1) on the parity inputs, "
+            f"as an untrained deep network's often are: every artifact matches them trivially, so parity on "
+            f"them says little.{hint}"]
+    return manifest
 
 
 def _extra_signatures(target):
@@ -574,4 +595,5 @@ def format_table(manifest):
     fastest = ", ".join(f"{k}: {v}" for k, v in manifest["fastest_verified"].items())
     return "\n".join([f"{manifest['model']}: {len(manifest['artifacts'])} artifacts, all verified", *lines,
                       f"fastest verified per runtime: {fastest}",
-                      f"peak memory {manifest.get('peak_memory_mb')} MB, {manifest.get('conversion_seconds')} s"])
+                      f"peak memory {manifest.get('peak_memory_mb')} MB, {manifest.get('conversion_seconds')} s",
+                      *(f"warning: {w}" for w in manifest.get("warnings", []))])

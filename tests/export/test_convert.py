@@ -221,3 +221,18 @@ def test_int8_lenet_on_digits_keeps_accuracy(tmp_path):
     assert int8["top1_agreement"] >= 0.99 and int8["accuracy_drop"] <= 0.01, int8
     assert int8["passed"]
     assert paper_param_count(model) == 61_706
+
+
+def test_saturated_reference_is_flagged(tmp_path):
+    from keras_landmarks.export.convert import format_table, weak_references
+
+    assert weak_references([{"p": np.array([[0.0, 1.0], [1.0, 0.0]])}]) == ["p"]
+    assert weak_references([{"p": np.array([[0.2, 0.8]])}]) == []
+    # An untrained 56-layer ResNet saturates its softmax: the manifest says so and suggests logits.
+    manifest = convert("resnet56", overrides=get_spec("resnet56").test_config, formats=("onnx",), out=tmp_path,
+                       progress=False)
+    assert "classifier_activation=None" in manifest["warnings"][0]
+    assert "warning:" in format_table(manifest)
+    logits = convert("resnet56", overrides={**get_spec("resnet56").test_config, "classifier_activation": None},
+                     formats=("onnx",), out=tmp_path, overwrite=True, progress=False)
+    assert "warnings" not in logits

@@ -56,9 +56,11 @@ def test_full_size_conversion(name, tmp_path):
     """Full size, in its own process (as a user runs it), so the manifest's peak memory is this
     conversion's alone: VGG-19 (575 MB of weights) must stay under 8 GB."""
     exe = shutil.which("keras-landmarks", path=os.path.dirname(sys.executable))
-    result = subprocess.run([exe, "convert", name, "--out", str(tmp_path)], capture_output=True, text=True,
+    logits = ["--set", "classifier_activation=None"] if name != "bert_base" else []  # an untrained softmax saturates
+    result = subprocess.run([exe, "convert", name, *logits, "--out", str(tmp_path)], capture_output=True, text=True,
                             timeout=1800)
     assert result.returncode == 0, result.stderr[-3000:]
     manifest = json.loads((tmp_path / name / "manifest.json").read_text())
     assert all(a["parity"]["passed"] and a["parity"]["max_error"] <= 1e-4 for a in manifest["artifacts"])
     assert manifest["peak_memory_mb"] < 8192, manifest["peak_memory_mb"]
+    assert "warnings" not in manifest, manifest["warnings"]
