@@ -26,7 +26,7 @@ import math
 
 import keras
 
-from keras_landmarks.config import check_rate
+from keras_landmarks.config import fail
 from keras_landmarks.layers.embeddings import SinusoidalPositionEncoding
 from keras_landmarks.layers.transformer import ReversibleEmbedding, TransformerDecoderBlock, TransformerEncoderBlock
 from keras_landmarks.models._text import TOKEN_TEST_CONFIG, check_transformer_config, token_input
@@ -60,10 +60,7 @@ def Transformer(
     (then `target_vocabulary_size` defaults to it)."""
     check_transformer_config(name, vocabulary_size=vocabulary_size, num_layers=num_layers, num_heads=num_heads,
                              hidden_dim=hidden_dim, intermediate_dim=intermediate_dim, dropout=dropout)
-    check_rate(name, "dropout", dropout)
     if share_embeddings and target_vocabulary_size not in (None, vocabulary_size):
-        from keras_landmarks.config import fail
-
         fail(name, "target_vocabulary_size", target_vocabulary_size,
              "None (or vocabulary_size) when share_embeddings=True")
     encoder_ids, encoder_mask = token_input("encoder_token_ids"), token_input("encoder_padding_mask")
