@@ -1,13 +1,13 @@
 """Helpers shared by the tests."""
 
 from keras_landmarks.export.inputs import sample_inputs as random_inputs  # noqa: F401
-from keras_landmarks.export.signature import _feed
+from keras_landmarks.export.signature import feed_inputs
 from keras_landmarks.registry import get_spec
 
 
 def feed(model, data):
     """`data` in the structure the model was built with."""
-    return _feed(model, data)
+    return feed_inputs(model, data)
 
 
 def tiny_model(name, **overrides):

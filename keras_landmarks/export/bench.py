@@ -17,8 +17,6 @@ import sys
 import tempfile
 import time
 
-import numpy as np
-
 DEFAULT_MODELS = ("resnet50", "keras_applications/ResNet50", "vgg16", "keras_applications/VGG16")
 PEERS = {"resnet50": "keras_applications/ResNet50", "vgg16": "keras_applications/VGG16"}
 BATCHES = (1, 8)
@@ -53,7 +51,7 @@ def measure(name, runs=20, warmup=3, quantize=("none", "fp16", "dynamic", "int8"
     from keras_landmarks.export.convert import convert
     from keras_landmarks.export.inputs import sample_inputs
     from keras_landmarks.export.onnx import OnnxRunner
-    from keras_landmarks.export.signature import _feed
+    from keras_landmarks.export.signature import feed_inputs
     from keras_landmarks.export.tflite import TFLiteRunner
 
     model = _build(name)
@@ -67,9 +65,9 @@ def measure(name, runs=20, warmup=3, quantize=("none", "fp16", "dynamic", "int8"
         saved = tf.saved_model.load(os.path.join(folder, "saved_model", "1")).signatures["serving_default"]
         graph = tf.function(lambda x: model(x, training=False))
         xla = tf.function(lambda x: model(x, training=False), jit_compile=True)
-        runners = {"keras eager": lambda x: model(_feed(model, x), training=False),
-                   "keras tf.function": lambda x: graph(_feed(model, x)),
-                   "keras tf.function + XLA": lambda x: xla(_feed(model, x)),
+        runners = {"keras eager": lambda x: model(feed_inputs(model, x), training=False),
+                   "keras tf.function": lambda x: graph(feed_inputs(model, x)),
+                   "keras tf.function + XLA": lambda x: xla(feed_inputs(model, x)),
                    "saved_model": lambda x: saved(**{k: tf.constant(v) for k, v in x.items()})}
         for art in manifest["artifacts"]:
             path = os.path.join(folder, art["path"])

@@ -178,7 +178,7 @@ class _SavedModelRunner:
         return {k: v.numpy() for k, v in self.fn(**{k: tf.constant(v) for k, v in inputs.items()}).items()}
 
 
-def _runner(fmt, path):
+def artifact_runner(fmt, path):
     from keras_landmarks.export.onnx import OnnxRunner
     from keras_landmarks.export.tflite import TFLiteRunner
 
@@ -403,7 +403,7 @@ def convert(model_or_name, *, formats=FORMATS, quantize=("none",), representativ
     opset = opset or DEFAULT_OPSET
     started = time.perf_counter()
     target = _resolve(model_or_name, overrides)
-    model, name = target.model, target.name
+    name = target.name
     final = out / name
     if final.exists() and not overwrite:
         raise ConfigError(f"{str(final)!r} already exists; pass --overwrite (overwrite=True) to replace it.",
@@ -445,7 +445,8 @@ def _run(target, work, formats, quantize, calibration, calibration_source, eval_
     planned += [("onnx", "none")] * ("onnx" in formats)
     artifacts = []
     saved_dir = work / "saved_model" / str(version)
-    signatures = ["serving_default", *_extra_signatures(target)]
+    extra_signatures = _extra_signatures(target)  # decoders / samplers: built once, saved with the model
+    signatures = ["serving_default", *extra_signatures]
     if "tflite" in formats and "saved_model" not in formats:
         # TFLite converts from a SavedModel; without one asked for, it is a scratch folder, removed below.
         saved_dir = work / ".tflite_source"
@@ -457,7 +458,7 @@ def _run(target, work, formats, quantize, calibration, calibration_source, eval_
         fixed_batch = None
         try:
             if fmt == "saved_model":
-                write_saved_model(model, saved_dir, extra_signatures=_extra_signatures(target), batch_size=batch_size)
+                write_saved_model(model, saved_dir, extra_signatures=extra_signatures, batch_size=batch_size)
                 _warmup_requests(saved_dir / "assets.extra", name, cases)
                 _serving_files(work, name, version, signatures, inputs_spec)
                 path = saved_dir
@@ -484,7 +485,7 @@ def _run(target, work, formats, quantize, calibration, calibration_source, eval_
             raise ExportError(f"{name}: {label}: {error}") from error
         seconds = round(time.perf_counter() - start, 2)
         kind = {"none": "float", "fp16": "fp16"}.get(variant, "quantized")
-        run = _runner(fmt, path)
+        run = artifact_runner(fmt, path)
         pairs = [(c, r) for c, r in zip(cases, references)
                  if fixed_batch is None or len(next(iter(c[1].values()))) == fixed_batch]
         parity = _parity(run, [c for c, _ in pairs], [r for _, r in pairs], kind, tolerance,

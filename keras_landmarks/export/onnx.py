@@ -16,7 +16,7 @@ import numpy as np
 
 from keras_landmarks._quiet import native_output_muted
 from keras_landmarks.errors import ExportError
-from keras_landmarks.export.signature import _feed, input_specs, output_names
+from keras_landmarks.export.signature import feed_inputs, input_specs, output_names
 
 DEFAULT_OPSET = 17
 _WEIGHT = "keras_landmarks_weight_"
@@ -45,7 +45,7 @@ def _weightless_function(model, batch_size):
 
     def serve(*args):
         inputs, weights = dict(zip(names, args[: len(names)])), list(args[len(names) :])
-        result, _ = model.stateless_call(weights[: len(trainable)], weights[len(trainable) :], _feed(model, inputs),
+        result, _ = model.stateless_call(weights[: len(trainable)], weights[len(trainable) :], feed_inputs(model, inputs),
                                          training=False)
         if isinstance(result, dict):
             return {k: result[k] for k in outs}

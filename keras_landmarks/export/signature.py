@@ -36,7 +36,7 @@ def serving_function(model, batch_size=None):
     outs = output_names(model)
 
     def serve(*args):
-        result = model(_feed(model, dict(zip(names, args))), training=False)
+        result = model(feed_inputs(model, dict(zip(names, args))), training=False)
         if isinstance(result, dict):
             return {k: result[k] for k in outs}
         result = result if isinstance(result, (list, tuple)) else [result]
@@ -45,7 +45,7 @@ def serving_function(model, batch_size=None):
     return tf.function(serve, input_signature=list(specs.values()), autograph=False)
 
 
-def _feed(model, inputs):
+def feed_inputs(model, inputs):
     """{input name: value} in the structure the model was built with (dict, list or single tensor)."""
     structure = getattr(model, "input", None)
     if isinstance(structure, dict):
@@ -56,7 +56,7 @@ def _feed(model, inputs):
 
 def keras_outputs(model, inputs):
     """Run the Keras model in inference mode on {input name: value}; {output name: np.ndarray}."""
-    result = model(_feed(model, inputs), training=False)
+    result = model(feed_inputs(model, inputs), training=False)
     if isinstance(result, dict):
         return {k: np.asarray(result[k]) for k in output_names(model)}
     result = result if isinstance(result, (list, tuple)) else [result]

@@ -12,7 +12,7 @@ import pathlib
 import numpy as np
 
 from keras_landmarks.errors import ConfigError, ExportError
-from keras_landmarks.export.convert import _runner, tree_sha256
+from keras_landmarks.export.convert import artifact_runner, tree_sha256
 from keras_landmarks.export.signature import relative_error
 
 
@@ -43,7 +43,7 @@ def verify(folder, quiet=False):
         if digest != art["sha256"]:
             failures.append(f"{label}: {art['path']} has changed (sha256 {digest[:12]}…, manifest {art['sha256'][:12]}…)")
             continue
-        run = _runner(art["format"], path)
+        run = artifact_runner(art["format"], path)
         fixed = art.get("batch_size")
         checked = [c for c in cases.values() if not fixed or len(next(iter(c["input"].values()))) == fixed]
         worst = max(relative_error(run(case["input"]).get(k, np.array([])), v)
