@@ -143,7 +143,8 @@ def _cmd_convert(args):
         args.model, formats=_csv(args.formats), quantize=_csv(args.quantize),
         representative_data=args.representative_data, overrides=parse_overrides(args.set),
         batch_size=_batch_size(args.batch_size), version=args.version, out=args.out, overwrite=args.overwrite,
-        allow_flex=args.allow_flex, tolerance=args.tolerance, opset=args.opset,
+        allow_flex=args.allow_flex, tolerance=args.tolerance, opset=args.opset, isolate=args.isolate,
+        check_memory=not args.skip_memory_check,
     )
     print(format_table(manifest))
     print(f"written to {args.out.rstrip('/')}/{manifest['model']}/ (manifest.json lists every artifact)")
@@ -199,6 +200,10 @@ def _parser():
     p.add_argument("--allow-flex", action="store_true", help="allow TensorFlow (Flex) ops in TFLite files")
     p.add_argument("--tolerance", type=float, help="replace the float/fp16 parity tolerance")
     p.add_argument("--opset", type=int, help="ONNX opset (default 17)")
+    p.add_argument("--isolate", action=argparse.BooleanOptionalAction, default=None,
+                   help="convert and check artifacts in child processes (default: for models over 256 MB)")
+    p.add_argument("--skip-memory-check", action="store_true",
+                   help="convert to TFLite even where the converter's estimated memory exceeds what is available")
     p.set_defaults(func=_cmd_convert)
 
     p = commands.add_parser("verify", help="re-check an export folder: hashes and parity")

@@ -10,9 +10,16 @@ Gates: float artifacts (SavedModel, TFLite float, ONNX) ≤ 1e-4 relative error 
 output's scale); fp16 ≤ 1e-2. Dynamic-range and int8 artifacts are gated on top-1 agreement ≥ 99% and
 an accuracy drop ≤ 1 point when labelled evaluation data is given (`eval_data`), which only means
 something for trained weights; otherwise their signal-to-quantization-noise ratio is reported.
+
+Memory: for models over `ISOLATE_BYTES` of weights (or with `isolate=True`), the TFLite converter,
+onnxruntime's graph optimization and every artifact's parity run happen in child processes
+(`_child.py`), because TensorFlow keeps most of what a loaded SavedModel or the converter allocated
+until the process ends. This process then holds the Keras model and little else. Before any work, a
+TFLite conversion that would need more memory than is available is refused with an error.
 """
 
 import dataclasses
+import gc
 import hashlib
 import json
 import os
@@ -39,6 +46,12 @@ LARGE_BATCH = 4
 INT8_AGREEMENT = 0.99
 INT8_ACCURACY_DROP = 0.01
 LATENCY_RUNS = 10
+# Models with more weight bytes than this convert and check their artifacts in child processes (auto).
+ISOLATE_BYTES = 256 << 20
+# Measured peak of a TFLite conversion: about 4x the float32 weights plus the converter's own ~0.7 GB
+# (GPT-2 large, 3.1 GB of weights: 11.7 GB; a 2.56 GB embedding table: 10.9 GB).
+TFLITE_MEMORY_FACTOR = 4.0
+TFLITE_MEMORY_BASE = 0.75e9
 
 # Builtin ops the LiteRT GPU delegate documents as supported (a static check: no GPU runs here).
 GPU_DELEGATE_OPS = frozenset("""
@@ -200,6 +213,32 @@ def _latency_ms(run, inputs):
     return round(1000 * float(np.median(times)), 3)
 
 
+def outputs_in_child(fmt, path, parity_file, labels):
+    """Run the artifact on the parity cases `labels` in a child process: (outputs, latency, child peak)."""
+    from keras_landmarks.export import _child
+
+    with tempfile.TemporaryDirectory(prefix="keras_landmarks_outputs_") as tmp:
+        result = os.path.join(tmp, "outputs.npz")
+        peak = _child.run("keras_landmarks.export.convert:_outputs_child", fmt, path, parity_file, result,
+                          ",".join(labels), what=f"running {pathlib.Path(path).name}", scratch=tmp)
+        with np.load(result) as data:
+            actuals = [{key.split("/", 1)[1]: data[key] for key in data.files if key.startswith(f"{label}/")}
+                       for label in labels]
+            latency = float(data["latency_ms"])
+    return actuals, latency, peak
+
+
+def _outputs_child(fmt, path, parity_file, result, labels):
+    """`outputs_in_child`'s child (arguments as strings)."""
+    labels = labels.split(",")
+    with np.load(parity_file) as data:
+        cases = [{key.split("/", 2)[2]: data[key] for key in data.files if key.startswith(f"{label}/input/")}
+                 for label in labels]
+    run = artifact_runner(fmt, path)
+    outputs = {f"{label}/{k}": v for label, inputs in zip(labels, cases) for k, v in run(inputs).items()}
+    np.savez(result, latency_ms=_latency_ms(run, cases[0]), **outputs)
+
+
 def weak_references(references):
     """Output names whose Keras values make a weak parity check: constant, or a saturated softmax (every
     value 0 or 1), which any runtime reproduces exactly whatever it computes before the softmax."""
@@ -218,12 +257,11 @@ def _sqnr_db(reference, actual):
     return float("inf") if noise == 0 else round(float(10 * np.log10(signal / noise)), 2)
 
 
-def _parity(run, cases, references, kind, tolerance, eval_data, model):
-    """Run the artifact on every case; return the parity record (with `passed`)."""
+def _parity(labels, actuals, references, kind, tolerance, eval_data, model, make_runner):
+    """Compare the artifact's outputs with Keras's on every case; return the parity record (with `passed`)."""
     errors = {}
     sqnr = []
-    for (label, inputs), expected in zip(cases, references):
-        actual = run(inputs)
+    for label, actual, expected in zip(labels, actuals, references):
         errors[label] = max(relative_error(actual.get(k, np.array([])), v) for k, v in expected.items())
         sqnr += [_sqnr_db(v, actual[k]) for k, v in expected.items() if k in actual]
     worst = max(errors.values())
@@ -238,6 +276,7 @@ def _parity(run, cases, references, kind, tolerance, eval_data, model):
         return record
     x, y = eval_data
     name = model.inputs[0].name
+    run = make_runner()
     keras_pred = keras_outputs(model, {name: x})[output_names(model)[0]].argmax(-1)
     quant_pred = np.concatenate([run({name: x[i : i + 1]})[output_names(model)[0]] for i in range(len(x))]).argmax(-1)
     agreement = float(np.mean(keras_pred == quant_pred))
@@ -280,6 +319,13 @@ def tree_sha256(path):
 
 def _size(path):
     return sum(f.stat().st_size for f in _tree_files(path))
+
+
+def artifact_files(path):
+    """An artifact's path, then the files it reads beside it (an ONNX model's external data)."""
+    path = pathlib.Path(path)
+    data = path.with_name(path.name + ".data")
+    return [path, data] if path.suffix == ".onnx" and data.is_file() else [path]
 
 
 def _io_spec(model, batch_size):
@@ -346,13 +392,13 @@ Without Docker: `keras-landmarks serve exports/{name}` serves the same REST API 
 """)
 
 
-def _tflite_details(content):
+def _tflite_details(path):
     from keras_landmarks._quiet import native_output_muted
 
     with native_output_muted():
         from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
-        interpreter = Interpreter(model_content=content,
+        interpreter = Interpreter(model_path=str(path),
                                   experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
     tensors = {t["index"]: t for t in interpreter.get_tensor_details()}
     ops = interpreter._get_ops_details()
@@ -369,7 +415,7 @@ def _tflite_details(content):
 
 def convert(model_or_name, *, formats=FORMATS, quantize=("none",), representative_data=None, eval_data=None,
             overrides=None, batch_size=None, version=1, out="exports", overwrite=False, allow_flex=False,
-            tolerance=None, opset=None, progress=True):
+            tolerance=None, opset=None, isolate=None, check_memory=True, progress=True):
     """Convert a registry model (by name), a `.keras` file or a `keras.Model`, and prove each artifact.
 
     Args:
@@ -386,6 +432,11 @@ def convert(model_or_name, *, formats=FORMATS, quantize=("none",), representativ
         allow_flex: allow TensorFlow (Flex) ops in TFLite files.
         tolerance: replace the float / fp16 tolerance (0 forces a miss, for testing the gate).
         opset: the ONNX opset (default: `keras_landmarks.export.onnx.DEFAULT_OPSET`).
+        isolate: run the TFLite converter, onnxruntime's optimization and each artifact's parity check
+            in child processes, so their memory (the converter's: about 4x the float32 weights) is
+            returned when each ends. None (default): for models with more than `ISOLATE_BYTES` of weights.
+        check_memory: before any work, refuse a TFLite conversion that needs more memory than is
+            available (estimated as `TFLITE_MEMORY_FACTOR` x the float32 weights + `TFLITE_MEMORY_BASE`).
         progress: report each artifact on stderr as it is converted and checked.
 
     Returns the manifest (a dict, also written as `out/<name>/manifest.json`); `format_table(manifest)`
@@ -393,14 +444,12 @@ def convert(model_or_name, *, formats=FORMATS, quantize=("none",), representativ
 
     Raises:
         ConfigError: a bad option, an unknown model, an existing output without `overwrite`.
-        ExportError: a conversion failed or an artifact missed its parity gate (nothing is written).
+        ExportError: a conversion failed, an artifact missed its parity gate, or the TFLite converter
+            would not fit in the available memory (nothing is written).
     """
-    from keras_landmarks.export.onnx import DEFAULT_OPSET, convert_onnx
-    from keras_landmarks.export.saved_model import write_saved_model
-    from keras_landmarks.export.tflite import convert_tflite
+    from keras_landmarks.export.onnx import DEFAULT_OPSET
 
     formats, quantize, out = _check_options(formats, quantize, batch_size, version, out)
-    opset = opset or DEFAULT_OPSET
     started = time.perf_counter()
     target = _resolve(model_or_name, overrides)
     name = target.name
@@ -408,7 +457,14 @@ def convert(model_or_name, *, formats=FORMATS, quantize=("none",), representativ
     if final.exists() and not overwrite:
         raise ConfigError(f"{str(final)!r} already exists; pass --overwrite (overwrite=True) to replace it.",
                           key="out", value=str(final))
+    weights = weight_bytes(target.model)
+    if "tflite" in formats and check_memory:
+        _check_tflite_memory(name, weights)
     calibration, calibration_source = _calibration(target, quantize, representative_data)
+    job = _Job(target=target, formats=formats, quantize=quantize, calibration=calibration,
+               calibration_source=calibration_source, eval_data=eval_data, batch_size=batch_size, version=version,
+               allow_flex=allow_flex, tolerance=tolerance, opset=opset or DEFAULT_OPSET,
+               isolate=weights > ISOLATE_BYTES if isolate is None else bool(isolate), quiet=not progress)
     out.mkdir(parents=True, exist_ok=True)
     for stale in out.glob(f".{name}.*"):  # left by a conversion that was killed (SIGKILL skips cleanup)
         shutil.rmtree(stale, ignore_errors=True)
@@ -417,11 +473,12 @@ def convert(model_or_name, *, formats=FORMATS, quantize=("none",), representativ
     os.umask(umask)
     work.chmod(0o777 & ~umask)  # mkdtemp makes it private; the export is an ordinary folder
     try:
-        manifest = _run(target, work, formats, quantize, calibration, calibration_source, eval_data, batch_size,
-                        version, allow_flex, tolerance, opset, not progress, write_saved_model, convert_tflite,
-                        convert_onnx)
+        manifest = _run(job, work)
         manifest["conversion_seconds"] = round(time.perf_counter() - started, 2)
         manifest["peak_memory_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+        children = [a["peak_memory_mb"] for a in manifest["artifacts"] if "peak_memory_mb" in a]
+        if children:
+            manifest["peak_memory_mb_child_processes"] = max(children)
         (work / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str))
         if final.exists():
             shutil.rmtree(final)
@@ -432,96 +489,178 @@ def convert(model_or_name, *, formats=FORMATS, quantize=("none",), representativ
     return manifest
 
 
-def _run(target, work, formats, quantize, calibration, calibration_source, eval_data, batch_size, version,
-         allow_flex, tolerance, opset, quiet, write_saved_model, convert_tflite, convert_onnx):
+@dataclasses.dataclass
+class _Job:
+    target: _Target
+    formats: tuple
+    quantize: tuple
+    calibration: list
+    calibration_source: str
+    eval_data: tuple
+    batch_size: int
+    version: int
+    allow_flex: bool
+    tolerance: float
+    opset: int
+    isolate: bool
+    quiet: bool
+    inputs_spec: list = None  # set by _run
+    extra_signatures: dict = None
+
+
+def weight_bytes(model):
+    """The bytes of the model's variables (each counted once)."""
+    import keras
+
+    return sum(int(np.prod(v.shape)) * np.dtype(keras.backend.standardize_dtype(v.dtype)).itemsize
+               for v in model.variables)
+
+
+def available_memory():
+    """Bytes of memory available to a new process (Linux's MemAvailable), or None where unknown."""
+    try:
+        with open("/proc/meminfo") as handle:
+            for line in handle:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        return None
+    return None
+
+
+def _check_tflite_memory(name, weights):
+    needed = TFLITE_MEMORY_FACTOR * weights + TFLITE_MEMORY_BASE
+    available = available_memory()
+    if available is not None and needed > available:
+        raise ExportError(
+            f"{name}: converting to TFLite needs about {needed / 1e9:.1f} GB of memory (the converter holds about "
+            f"{TFLITE_MEMORY_FACTOR:g}x the {weights / 1e9:.2f} GB of weights), and {available / 1e9:.1f} GB is "
+            f"available with the model loaded. Leave TFLite out (--formats saved_model,onnx), convert on a machine "
+            f"with more memory, or try anyway with --skip-memory-check.")
+
+
+def _convert_artifact(job, work, saved_dir, fmt, variant, cases):
+    """Write one artifact; returns (path, fixed batch or None, child peak memory in bytes or None)."""
+    from keras_landmarks.export.onnx import convert_onnx
+    from keras_landmarks.export.saved_model import write_saved_model
+    from keras_landmarks.export.tflite import convert_tflite_file
+
+    model, name = job.target.model, job.target.name
+    if fmt == "saved_model":
+        write_saved_model(model, saved_dir, extra_signatures=job.extra_signatures, batch_size=job.batch_size)
+        _warmup_requests(saved_dir / "assets.extra", name, cases)
+        _serving_files(work, name, job.version, ["serving_default", *job.extra_signatures], job.inputs_spec)
+        return saved_dir, None, None
+    if fmt == "onnx":
+        path = work / f"{name}.onnx"
+        convert_onnx(model, job.opset, job.batch_size, path=path, isolate=job.isolate)
+        return path, None, None
+    path = work / (f"{name}.tflite" if variant == "none" else f"{name}_{variant}.tflite")
+    names = [t.name for t in model.inputs]
+    try:
+        peak = convert_tflite_file(saved_dir, path, names, variant, job.calibration, job.allow_flex, job.isolate)
+        return path, None, peak
+    except ExportError as error:
+        # Recurrent layers loop over TensorLists, which TFLite lowers to built-in ops only when their
+        # element shape, batch included, is static: convert a batch-1 graph.
+        if job.batch_size is not None or "TensorList" not in str(error):
+            raise
+    batch1 = work / ".tflite_batch1"
+    if not batch1.exists():
+        write_saved_model(model, batch1, batch_size=1)
+    peak = convert_tflite_file(batch1, path, names, variant, job.calibration, job.allow_flex, job.isolate)
+    return path, 1, peak
+
+
+def _run(job, work):
+    from keras_landmarks.export.saved_model import write_saved_model
+
+    target = job.target
     model, name = target.model, target.name
-    cases = _cases(model, batch_size)
+    cases = _cases(model, job.batch_size)
     references = [keras_outputs(model, inputs) for _, inputs in cases]
     np.savez(work / "parity.npz", **{f"{label}/input/{k}": v for (label, inputs) in cases for k, v in inputs.items()},
              **{f"{label}/output/{k}": v for (label, _), ref in zip(cases, references) for k, v in ref.items()})
-    inputs_spec, outputs_spec = _io_spec(model, batch_size)
-    planned = [("saved_model", "none")] * ("saved_model" in formats)
-    planned += [("tflite", q) for q in quantize] * ("tflite" in formats)
-    planned += [("onnx", "none")] * ("onnx" in formats)
+    job.inputs_spec, outputs_spec = _io_spec(model, job.batch_size)
+    planned = [("saved_model", "none")] * ("saved_model" in job.formats)
+    planned += [("tflite", q) for q in job.quantize] * ("tflite" in job.formats)
+    planned += [("onnx", "none")] * ("onnx" in job.formats)
     artifacts = []
-    saved_dir = work / "saved_model" / str(version)
-    extra_signatures = _extra_signatures(target)  # decoders / samplers: built once, saved with the model
-    signatures = ["serving_default", *extra_signatures]
-    if "tflite" in formats and "saved_model" not in formats:
+    saved_dir = work / "saved_model" / str(job.version)
+    job.extra_signatures = _extra_signatures(target)  # decoders / samplers: built once, saved with the model
+    if "tflite" in job.formats and "saved_model" not in job.formats:
         # TFLite converts from a SavedModel; without one asked for, it is a scratch folder, removed below.
         saved_dir = work / ".tflite_source"
-        write_saved_model(model, saved_dir, batch_size=batch_size)
+        write_saved_model(model, saved_dir, batch_size=job.batch_size)
     for index, (fmt, variant) in enumerate(planned, 1):
         label = fmt if variant == "none" else f"{fmt} ({variant})"
-        _log(f"[{index}/{len(planned)}] {name}: {label} ...", quiet)
+        where = " (in a child process)" if fmt == "tflite" and job.isolate else ""
+        _log(f"[{index}/{len(planned)}] {name}: {label}{where} ...", job.quiet)
         start = time.perf_counter()
-        fixed_batch = None
         try:
-            if fmt == "saved_model":
-                write_saved_model(model, saved_dir, extra_signatures=extra_signatures, batch_size=batch_size)
-                _warmup_requests(saved_dir / "assets.extra", name, cases)
-                _serving_files(work, name, version, signatures, inputs_spec)
-                path = saved_dir
-            elif fmt == "tflite":
-                try:
-                    content = convert_tflite(model, variant, calibration, allow_flex, saved_model_dir=saved_dir)
-                except ExportError as error:
-                    # Recurrent layers loop over TensorLists, which TFLite lowers to built-in ops only
-                    # when their element shape, batch included, is static: convert a batch-1 graph.
-                    if batch_size is not None or "TensorList" not in str(error):
-                        raise
-                    content = convert_tflite(model, variant, calibration, allow_flex, batch_size=1)
-                    fixed_batch = 1
-                path = work / (f"{name}.tflite" if variant == "none" else f"{name}_{variant}.tflite")
-                path.write_bytes(content)
-            else:
-                import onnx
-
-                path = work / f"{name}.onnx"
-                proto = convert_onnx(model, opset, batch_size)
-                onnx.save(proto, str(path))
-                del proto
+            path, fixed_batch, child_peak = _convert_artifact(job, work, saved_dir, fmt, variant, cases)
         except ExportError as error:
             raise ExportError(f"{name}: {label}: {error}") from error
         seconds = round(time.perf_counter() - start, 2)
         kind = {"none": "float", "fp16": "fp16"}.get(variant, "quantized")
-        run = artifact_runner(fmt, path)
+        files = artifact_files(path)
         pairs = [(c, r) for c, r in zip(cases, references)
                  if fixed_batch is None or len(next(iter(c[1].values()))) == fixed_batch]
-        parity = _parity(run, [c for c, _ in pairs], [r for _, r in pairs], kind, tolerance,
-                         eval_data if kind == "quantized" else None, model)
-        latency = _latency_ms(run, pairs[0][0][1])
+        labels = [label for (label, _), _ in pairs]
+        run_peak = None
+        if job.isolate:
+            # TensorFlow keeps most of a loaded SavedModel after it is deleted: load artifacts in a child.
+            actuals, latency, run_peak = outputs_in_child(fmt, path, work / "parity.npz", labels)
+        else:
+            run = artifact_runner(fmt, path)
+            actuals = [run(inputs) for (_, inputs), _ in pairs]
+            latency = _latency_ms(run, pairs[0][0][1])
+            del run
+            gc.collect()
+        parity = _parity(labels, actuals, [r for _, r in pairs], kind, job.tolerance,
+                         job.eval_data if kind == "quantized" else None, model, lambda: artifact_runner(fmt, path))
         record = {
-            "format": fmt, "variant": variant, "path": str(path.relative_to(work)), "size_bytes": _size(path),
-            "sha256": tree_sha256(path), "inputs": inputs_spec, "outputs": outputs_spec,
+            "format": fmt, "variant": variant, "path": str(path.relative_to(work)),
+            "size_bytes": sum(_size(f) for f in files), "sha256": tree_sha256(path),
+            "inputs": job.inputs_spec, "outputs": outputs_spec,
             "conversion_seconds": seconds, "parity": parity, "latency_ms_batch1": latency,
         }
+        if len(files) > 1:
+            record["external_data"] = [{"path": str(f.relative_to(work)), "sha256": tree_sha256(f),
+                                        "size_bytes": _size(f)} for f in files[1:]]
+        if child_peak is not None:
+            record["peak_memory_mb"] = round(child_peak / 2**20, 1)
+            record["process"] = "child"
+        if run_peak is not None:
+            record["parity_peak_memory_mb"] = round(run_peak / 2**20, 1)
         if fixed_batch:
-            record["inputs"] = [{**i, "shape": [fixed_batch, *i["shape"][1:]]} for i in inputs_spec]
+            record["inputs"] = [{**i, "shape": [fixed_batch, *i["shape"][1:]]} for i in job.inputs_spec]
             record["outputs"] = [{**o, "shape": [fixed_batch, *o["shape"][1:]]} for o in outputs_spec]
             record["batch_size"] = fixed_batch
             record["note"] = ("batch fixed to 1: the recurrent layers' TensorList ops lower to TFLite built-in "
                               "ops only with a static batch")
         if fmt == "tflite":
-            ops, float_ops = _tflite_details(path.read_bytes())
+            ops, float_ops = _tflite_details(path)
             record.update(ops=ops, gpu_delegate_unsupported_ops=sorted(set(ops) - GPU_DELEGATE_OPS),
                           builtin_ops_only=not any(op.startswith("Flex") for op in ops))
             if variant == "int8":
-                record.update(float_ops_left=float_ops, calibration=calibration_source)
+                record.update(float_ops_left=float_ops, calibration=job.calibration_source)
         elif fmt == "onnx":
-            record["opset"] = opset
+            record["opset"] = job.opset
         elif fmt == "saved_model":
-            record["signatures"] = signatures
+            record["signatures"] = ["serving_default", *job.extra_signatures]
         artifacts.append(record)
         verdict = "ok" if parity["passed"] else "MISS"
         detail = f"max error {parity['max_error']:.2e}" + (f", SQNR {parity['sqnr_db']} dB" if "sqnr_db" in parity else "")
-        _log(f"      {seconds:.1f} s, {record['size_bytes'] / 1e6:.2f} MB, {detail}, {latency} ms/batch-1: {verdict}", quiet)
+        memory = f", converter process peak {child_peak / 2**20:,.0f} MB" if child_peak else ""
+        _log(f"      {seconds:.1f} s{memory}, {record['size_bytes'] / 1e6:.2f} MB, {detail}, {latency} ms/batch-1: "
+             f"{verdict}", job.quiet)
         if not parity["passed"]:
             gate = parity.get("tolerance", parity.get("gate"))
             raise ExportError(f"{name}: {label} does not match the Keras model: {detail} (gate: {gate}).")
-    if saved_dir.name == ".tflite_source":
-        shutil.rmtree(saved_dir)
-    manifest = _manifest(target, artifacts, cases, batch_size, version)
+    for scratch in (work / ".tflite_source", work / ".tflite_batch1"):
+        shutil.rmtree(scratch, ignore_errors=True)
+    manifest = _manifest(target, artifacts, cases, job.batch_size, job.version)
     weak = weak_references(references)
     if weak:
         hint = (" Convert with --set classifier_activation=None (overrides={'classifier_activation': None}) to "
@@ -589,12 +728,16 @@ def format_table(manifest):
         note = ""
         if art.get("slower_than_float"):
             note = f"slower than float TFLite ({float_latency} ms)"
-        rows.append((label, art["path"], f"{art['size_bytes'] / 1e6:.1f} MB", error, f"{art['latency_ms_batch1']} ms", note))
+        path = art["path"] + (" (+ .data)" if art.get("external_data") else "")
+        rows.append((label, path, f"{art['size_bytes'] / 1e6:.1f} MB", error, f"{art['latency_ms_batch1']} ms", note))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
     fastest = ", ".join(f"{k}: {v}" for k, v in manifest["fastest_verified"].items())
     return "\n".join([f"{manifest['model']}: {len(manifest['artifacts'])} artifacts, all verified", *lines,
                       f"fastest verified per runtime: {fastest}",
-                      f"peak memory {manifest.get('peak_memory_mb')} MB, {manifest.get('conversion_seconds')} s",
+                      f"peak memory {manifest.get('peak_memory_mb')} MB"
+                      + (f" (TFLite converter processes: {manifest['peak_memory_mb_child_processes']} MB)"
+                         if "peak_memory_mb_child_processes" in manifest else "")
+                      + f", {manifest.get('conversion_seconds')} s",
                       *(f"warning: {w}" for w in manifest.get("warnings", []))])

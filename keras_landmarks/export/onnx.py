@@ -1,12 +1,14 @@
 """ONNX conversion through tf2onnx, with the model's own output names, and an onnxruntime runner.
 
 The model's variables are passed to the traced function as inputs (`keras.Model.stateless_call`), so
-tf2onnx converts a graph that holds no weights, and they are attached afterwards as initializers,
-once. Freezing them into graph constants instead, as `model.export(format="onnx")` does, took tf2onnx
-past 24 GB for VGG-19's 575 MB of weights on a 24 GB machine (killed); this way the whole ONNX step
-peaks near 5.5 GB. onnxruntime's basic optimizations (hardware-independent: constant folding,
-redundant-node elimination) then fold the layout transposes tf2onnx places on the weight inputs, and
-the folded graph is what is returned.
+tf2onnx converts a graph that holds no weights; they are then streamed to a data file and attached as
+initializers that point into it (ONNX's external-data format), so no copy of them is ever held in a
+protobuf. Freezing them into graph constants instead, as `model.export(format="onnx")` does, took
+tf2onnx past 24 GB for VGG-19's 575 MB of weights on a 24 GB machine (killed). onnxruntime's basic
+optimizations (hardware-independent: constant folding, redundant-node elimination) then fold the
+layout transposes tf2onnx places on the weight inputs and write the final model: one self-contained
+`.onnx` file, or for weights over `EXTERNAL_DATA_BYTES` (a protobuf cannot exceed 2 GB) the graph in
+`<name>.onnx` and its weights in `<name>.onnx.data` beside it.
 """
 
 import os
@@ -19,7 +21,12 @@ from keras_landmarks.errors import ExportError
 from keras_landmarks.export.signature import feed_inputs, input_specs, output_names
 
 DEFAULT_OPSET = 17
+# Above this many bytes of weights, `convert_onnx` stores them as external data (a protobuf, hence
+# a single-file ONNX model, is limited to 2 GB).
+EXTERNAL_DATA_BYTES = 1 << 30
 _WEIGHT = "keras_landmarks_weight_"
+_ALIGNMENT = 1 << 16
+_INLINE_BYTES = 1024  # smaller weights stay in the graph file (onnx.save's own threshold)
 
 
 def _rename_outputs(proto, names):
@@ -55,51 +62,147 @@ def _weightless_function(model, batch_size):
     return tf.function(serve, input_signature=signature, autograph=False), signature, trainable + non_trainable
 
 
-def convert_onnx(model, opset=DEFAULT_OPSET, batch_size=None):
-    """Convert `model` to an `onnx.ModelProto` (dynamic batch unless `batch_size`), checked by `onnx.checker`."""
+def _weight_bytes(variables):
+    return sum(int(np.prod(v.shape)) * np.dtype(_numpy_dtype(v)).itemsize for v in variables)
+
+
+def _numpy_dtype(variable):
+    import keras
+
+    return np.dtype(keras.backend.standardize_dtype(variable.dtype))
+
+
+def _attach_weights(proto, variables, data_path=None):
+    """Make each variable the graph takes as an input an initializer. With `data_path`, the ones of at
+    least `_INLINE_BYTES` are written there, one after another (64 KiB aligned so runtimes can map
+    them), and the initializer points into the file: they are never copied into the protobuf, which
+    could not hold more than 2 GB of them anyway."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    graph_inputs = {i.name for i in proto.graph.input}
+    offset = 0
+    handle = open(data_path, "wb") if data_path else None
+    try:
+        for index, variable in enumerate(variables):
+            name = f"{_WEIGHT}{index}"
+            if name not in graph_inputs:
+                continue
+            value = np.ascontiguousarray(variable.numpy())
+            if handle is None or value.nbytes < _INLINE_BYTES:
+                proto.graph.initializer.append(numpy_helper.from_array(value, name=name))
+                continue
+            padding = -offset % _ALIGNMENT
+            handle.write(b"\0" * padding)
+            offset += padding
+            handle.write(value.tobytes())
+            tensor = TensorProto(name=name, dims=list(value.shape), data_type=helper.np_dtype_to_tensor_dtype(value.dtype))
+            for key, text in (("location", os.path.basename(data_path)), ("offset", offset), ("length", value.nbytes)):
+                entry = tensor.external_data.add()
+                entry.key, entry.value = key, str(text)
+            tensor.data_location = TensorProto.EXTERNAL
+            proto.graph.initializer.append(tensor)
+            offset += value.nbytes
+    finally:
+        if handle is not None:
+            handle.close()
+    kept = [i for i in proto.graph.input if not i.name.startswith(_WEIGHT)]
+    del proto.graph.input[:]
+    proto.graph.input.extend(kept)
+
+
+def _external_locations(path):
     import onnx
-    from onnx import numpy_helper
+
+    proto = onnx.load(str(path), load_external_data=False)
+    return {entry.value for tensor in proto.graph.initializer if tensor.data_location == onnx.TensorProto.EXTERNAL
+            for entry in tensor.external_data if entry.key == "location"}
+
+
+def convert_onnx(model, opset=DEFAULT_OPSET, batch_size=None, path=None, external_data=None, isolate=False):
+    """Convert `model` to ONNX (dynamic batch unless `batch_size`), checked by `onnx.checker` and loaded
+    by onnxruntime.
+
+    Args:
+        path: where to write the `.onnx` file; the `onnx.ModelProto` is returned when None (only for
+            models whose weights fit a protobuf's 2 GB).
+        external_data: store the weights in `<path>.data` beside the graph (ONNX's external-data
+            format). None (default) does so when the weights exceed `EXTERNAL_DATA_BYTES`: a protobuf,
+            hence a single-file ONNX model, cannot exceed 2 GB.
+
+    Returns the written path, or the ModelProto when `path` is None.
+    """
+    import onnx
 
     with native_output_muted():
-        import onnxruntime as ort
         import tf2onnx
         from keras.src.export.tf2onnx_lib import patch_tf2onnx
 
         patch_tf2onnx()  # Keras's own fix-up of tf2onnx 1.17 for NumPy 2 (idempotent)
     fn, signature, variables = _weightless_function(model, batch_size)
+    weight_bytes = _weight_bytes(variables)
+    if external_data is None:
+        external_data = weight_bytes > EXTERNAL_DATA_BYTES
+    if path is None and external_data:
+        raise ExportError(f"The model's {weight_bytes / 1e9:.2f} GB of weights need ONNX's external-data format: "
+                          "pass a path to write the model to.")
     try:
         with native_output_muted():
             proto, _ = tf2onnx.convert.from_function(fn, input_signature=signature, opset=opset)
     except Exception as error:
         raise ExportError(f"ONNX conversion failed: {str(error).strip().splitlines()[0]}") from error
-    # The variables become initializers: stored once, no longer inputs.
-    graph_inputs = {i.name for i in proto.graph.input}
-    for index, variable in enumerate(variables):
-        name = f"{_WEIGHT}{index}"
-        if name in graph_inputs:
-            proto.graph.initializer.append(numpy_helper.from_array(np.asarray(variable.numpy()), name=name))
-    kept = [i for i in proto.graph.input if not i.name.startswith(_WEIGHT)]
-    del proto.graph.input[:]
-    proto.graph.input.extend(kept)
     # The serving function returns a dict, which TensorFlow flattens in sorted key order.
     _rename_outputs(proto, sorted(output_names(model)))
-    with tempfile.TemporaryDirectory(prefix="keras_landmarks_onnx_") as tmp:
-        raw, folded = os.path.join(tmp, "raw.onnx"), os.path.join(tmp, "folded.onnx")
+    with tempfile.TemporaryDirectory(prefix="keras_landmarks_onnx_",
+                                     dir=None if path is None else os.path.dirname(os.path.abspath(path))) as tmp:
+        raw = os.path.join(tmp, "raw.onnx")
+        _attach_weights(proto, variables, raw + ".data" if external_data else None)
         onnx.save(proto, raw)
         del proto
-        options = ort.SessionOptions()
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_BASIC
-        options.optimized_model_filepath = folded
+        folded = os.path.join(tmp, "folded.onnx") if path is None else str(path)
         try:
-            with native_output_muted():
-                ort.InferenceSession(raw, options, providers=["CPUExecutionProvider"])
-        except Exception as error:
-            raise ExportError(f"onnxruntime cannot load the converted model: {str(error).splitlines()[0]}") from error
-        try:
-            onnx.checker.check_model(folded)
-        except onnx.checker.ValidationError as error:
-            raise ExportError(f"The ONNX graph fails onnx.checker: {str(error).splitlines()[0]}") from error
-        return onnx.load(folded)
+            if isolate:
+                from keras_landmarks.export import _child
+
+                _child.run("keras_landmarks.export.onnx:_optimize_and_check", raw, folded,
+                           "external" if external_data else "", what="ONNX optimization", scratch=tmp)
+            else:
+                _optimize_and_check(raw, folded, external_data)
+        except BaseException:
+            for leftover in (folded, folded + ".data"):
+                if os.path.exists(leftover):
+                    os.remove(leftover)
+            raise
+        return onnx.load(folded) if path is None else path
+
+
+def _optimize_and_check(raw, folded, external_data):
+    """Let onnxruntime fold `raw` into `folded` (weights to `<folded>.data` if `external_data`), then check
+    that the result refers to no other data file and passes `onnx.checker`."""
+    import onnx
+
+    with native_output_muted():
+        import onnxruntime as ort
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_BASIC
+    options.optimized_model_filepath = folded
+    if external_data:
+        options.add_session_config_entry("session.optimized_model_external_initializers_file_name",
+                                         os.path.basename(folded) + ".data")
+        options.add_session_config_entry("session.optimized_model_external_initializers_min_size_in_bytes",
+                                         str(_INLINE_BYTES))
+    try:
+        with native_output_muted():
+            ort.InferenceSession(raw, options, providers=["CPUExecutionProvider"])
+    except Exception as error:
+        raise ExportError(f"onnxruntime cannot load the converted model: {str(error).splitlines()[0]}") from error
+    expected = {os.path.basename(folded) + ".data"} if external_data else set()
+    found = _external_locations(folded)
+    if not found <= expected:
+        raise ExportError(f"The optimized ONNX model refers to data files {sorted(found)}, expected {sorted(expected)}")
+    try:
+        onnx.checker.check_model(folded)  # by path: also reads external data
+    except onnx.checker.ValidationError as error:
+        raise ExportError(f"The ONNX graph fails onnx.checker: {str(error).splitlines()[0]}") from error
 
 
 class OnnxRunner:
