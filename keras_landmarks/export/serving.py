@@ -175,4 +175,5 @@ def serve(folder, port=8501, host="127.0.0.1", name=None):
 
     kserve_model_server.RESTServer = _RESTServer
     print(f"serving {model_name} ({predictor.path}) on http://{host}:{port}/v1/models/{model_name}", flush=True)
-    kserve.ModelServer(http_port=port, enable_grpc=False, workers=1).start([model])
+    # No per-request latency lines (KServe logs each at INFO); uvicorn's access log stays.
+    kserve.ModelServer(http_port=port, enable_grpc=False, workers=1, enable_latency_logging=False).start([model])
