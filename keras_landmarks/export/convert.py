@@ -14,8 +14,10 @@ something for trained weights; otherwise their signal-to-quantization-noise rati
 Memory: for models over `ISOLATE_BYTES` of weights (or with `isolate=True`), the TFLite converter,
 onnxruntime's graph optimization and every artifact's parity run happen in child processes
 (`_child.py`), because TensorFlow keeps most of what a loaded SavedModel or the converter allocated
-until the process ends. This process then holds the Keras model and little else. Before any work, a
-TFLite conversion that would need more memory than is available is refused with an error.
+until the process ends. This process then holds the Keras model and little else. Before any work,
+the TFLite converter's need is compared with the memory available: where it does not fit, the float
+TFLite file is written with streamed weights (`tflite_streamed.py`), and quantized variants that do
+not fit are refused with an error.
 """
 
 import dataclasses
@@ -52,6 +54,10 @@ ISOLATE_BYTES = 256 << 20
 # (GPT-2 large, 3.1 GB of weights: 11.7 GB; a 2.56 GB embedding table: 10.9 GB).
 TFLITE_MEMORY_FACTOR = 4.0
 TFLITE_MEMORY_BASE = 0.75e9
+# A float TFLite conversion with streamed weights (`tflite_streamed.py`) holds about two copies, at the
+# end (GPT-2 large: 7.6 GB).
+STREAMED_MEMORY_FACTOR = 2.3
+STREAMED_MEMORY_BASE = 0.75e9
 
 # Builtin ops the LiteRT GPU delegate documents as supported (a static check: no GPU runs here).
 GPU_DELEGATE_OPS = frozenset("""
@@ -415,7 +421,7 @@ def _tflite_details(path):
 
 def convert(model_or_name, *, formats=FORMATS, quantize=("none",), representative_data=None, eval_data=None,
             overrides=None, batch_size=None, version=1, out="exports", overwrite=False, allow_flex=False,
-            tolerance=None, opset=None, isolate=None, check_memory=True, progress=True):
+            tolerance=None, opset=None, isolate=None, check_memory=True, stream_tflite_weights=None, progress=True):
     """Convert a registry model (by name), a `.keras` file or a `keras.Model`, and prove each artifact.
 
     Args:
@@ -435,8 +441,13 @@ def convert(model_or_name, *, formats=FORMATS, quantize=("none",), representativ
         isolate: run the TFLite converter, onnxruntime's optimization and each artifact's parity check
             in child processes, so their memory (the converter's: about 4x the float32 weights) is
             returned when each ends. None (default): for models with more than `ISOLATE_BYTES` of weights.
-        check_memory: before any work, refuse a TFLite conversion that needs more memory than is
-            available (estimated as `TFLITE_MEMORY_FACTOR` x the float32 weights + `TFLITE_MEMORY_BASE`).
+        check_memory: before any work, compare the TFLite converter's need (estimated as
+            `TFLITE_MEMORY_FACTOR` x the float32 weights + `TFLITE_MEMORY_BASE`) with the memory
+            available. Where it does not fit, the float TFLite file is written with streamed weights
+            (`tflite_streamed.py`, about half the memory) if that fits; otherwise, or for quantized
+            variants, the conversion is refused with an error.
+        stream_tflite_weights: force (True) or forbid (False) streamed weights for the float TFLite
+            file; None (default) decides by the memory check.
         progress: report each artifact on stderr as it is converted and checked.
 
     Returns the manifest (a dict, also written as `out/<name>/manifest.json`); `format_table(manifest)`
@@ -458,13 +469,13 @@ def convert(model_or_name, *, formats=FORMATS, quantize=("none",), representativ
         raise ConfigError(f"{str(final)!r} already exists; pass --overwrite (overwrite=True) to replace it.",
                           key="out", value=str(final))
     weights = weight_bytes(target.model)
-    if "tflite" in formats and check_memory:
-        _check_tflite_memory(name, weights)
+    streamed = "tflite" in formats and _tflite_plan(name, weights, quantize, check_memory, stream_tflite_weights)
     calibration, calibration_source = _calibration(target, quantize, representative_data)
     job = _Job(target=target, formats=formats, quantize=quantize, calibration=calibration,
                calibration_source=calibration_source, eval_data=eval_data, batch_size=batch_size, version=version,
                allow_flex=allow_flex, tolerance=tolerance, opset=opset or DEFAULT_OPSET,
-               isolate=weights > ISOLATE_BYTES if isolate is None else bool(isolate), quiet=not progress)
+               isolate=weights > ISOLATE_BYTES if isolate is None else bool(isolate), quiet=not progress,
+               tflite_streamed=streamed)
     out.mkdir(parents=True, exist_ok=True)
     for stale in out.glob(f".{name}.*"):  # left by a conversion that was killed (SIGKILL skips cleanup)
         shutil.rmtree(stale, ignore_errors=True)
@@ -504,6 +515,7 @@ class _Job:
     opset: int
     isolate: bool
     quiet: bool
+    tflite_streamed: bool = False
     inputs_spec: list = None  # set by _run
     extra_signatures: dict = None
 
@@ -514,6 +526,17 @@ def weight_bytes(model):
 
     return sum(int(np.prod(v.shape)) * np.dtype(keras.backend.standardize_dtype(v.dtype)).itemsize
                for v in model.variables)
+
+
+def _release_memory():
+    """Collect garbage and hand freed heap pages back to the system (glibc's malloc_trim, where present)."""
+    gc.collect()
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
 
 
 def available_memory():
@@ -528,15 +551,34 @@ def available_memory():
     return None
 
 
-def _check_tflite_memory(name, weights):
+def _tflite_plan(name, weights, quantize, check_memory, stream):
+    """Whether the float TFLite conversion streams its weights; raises when TFLite cannot fit in memory."""
+    if stream is not None:
+        if stream and any(q != "none" for q in quantize):
+            raise ConfigError("Streamed weights apply to the float TFLite file only (--quantize none).",
+                              key="quantize", value=quantize)
+        return bool(stream)
+    available = available_memory() if check_memory else None
     needed = TFLITE_MEMORY_FACTOR * weights + TFLITE_MEMORY_BASE
-    available = available_memory()
-    if available is not None and needed > available:
+    if available is None or needed <= available:
+        return False
+    streamed = STREAMED_MEMORY_FACTOR * weights + STREAMED_MEMORY_BASE
+    advice = ("Leave TFLite out (--formats saved_model,onnx), convert on a machine with more memory, or try anyway "
+              "with --skip-memory-check.")
+    if streamed > available:
+        raise ExportError(
+            f"{name}: converting to TFLite needs about {needed / 1e9:.1f} GB of memory (the converter holds about "
+            f"{TFLITE_MEMORY_FACTOR:g}x the {weights / 1e9:.2f} GB of weights; {streamed / 1e9:.1f} GB with streamed "
+            f"weights), and {available / 1e9:.1f} GB is available with the model loaded. {advice}")
+    quantized = [q for q in quantize if q != "none"]
+    if quantized:
         raise ExportError(
             f"{name}: converting to TFLite needs about {needed / 1e9:.1f} GB of memory (the converter holds about "
             f"{TFLITE_MEMORY_FACTOR:g}x the {weights / 1e9:.2f} GB of weights), and {available / 1e9:.1f} GB is "
-            f"available with the model loaded. Leave TFLite out (--formats saved_model,onnx), convert on a machine "
-            f"with more memory, or try anyway with --skip-memory-check.")
+            f"available with the model loaded. The float TFLite file can be written with streamed weights "
+            f"(about {streamed / 1e9:.1f} GB), the quantized variants {quantized} cannot: leave them out "
+            f"(--quantize none). {advice}")
+    return True
 
 
 def _convert_artifact(job, work, saved_dir, fmt, variant, cases):
@@ -557,6 +599,10 @@ def _convert_artifact(job, work, saved_dir, fmt, variant, cases):
         return path, None, None
     path = work / (f"{name}.tflite" if variant == "none" else f"{name}_{variant}.tflite")
     names = [t.name for t in model.inputs]
+    if job.tflite_streamed and variant == "none":
+        from keras_landmarks.export.tflite_streamed import convert_tflite_streamed_file
+
+        return path, None, convert_tflite_streamed_file(model, saved_dir, path, job.batch_size, job.isolate)
     try:
         peak = convert_tflite_file(saved_dir, path, names, variant, job.calibration, job.allow_flex, job.isolate)
         return path, None, peak
@@ -595,6 +641,8 @@ def _run(job, work):
     for index, (fmt, variant) in enumerate(planned, 1):
         label = fmt if variant == "none" else f"{fmt} ({variant})"
         where = " (in a child process)" if fmt == "tflite" and job.isolate else ""
+        if fmt == "tflite" and variant == "none" and job.tflite_streamed:
+            where += " with streamed weights"
         _log(f"[{index}/{len(planned)}] {name}: {label}{where} ...", job.quiet)
         start = time.perf_counter()
         try:
@@ -602,6 +650,7 @@ def _run(job, work):
         except ExportError as error:
             raise ExportError(f"{name}: {label}: {error}") from error
         seconds = round(time.perf_counter() - start, 2)
+        _release_memory()  # what writing the artifact left freed, for the child processes that follow
         kind = {"none": "float", "fp16": "fp16"}.get(variant, "quantized")
         files = artifact_files(path)
         pairs = [(c, r) for c, r in zip(cases, references)
@@ -633,6 +682,9 @@ def _run(job, work):
             record["process"] = "child"
         if run_peak is not None:
             record["parity_peak_memory_mb"] = round(run_peak / 2**20, 1)
+        if fmt == "tflite" and variant == "none" and job.tflite_streamed:
+            record["weights"] = ("streamed: the graph was converted with placeholder weights and the real ones "
+                                 "written in place (tflite_streamed.py)")
         if fixed_batch:
             record["inputs"] = [{**i, "shape": [fixed_batch, *i["shape"][1:]]} for i in job.inputs_spec]
             record["outputs"] = [{**o, "shape": [fixed_batch, *o["shape"][1:]]} for o in outputs_spec]

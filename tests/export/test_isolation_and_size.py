@@ -162,3 +162,55 @@ def test_convert_all_tool(tmp_path, monkeypatch):
     with pytest.raises(ExportError) as error:
         convert("lenet5", out=tmp_path / "out", progress=False)
     assert tool.REFUSED in str(error.value)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Float TFLite with streamed weights: for models whose weights the converter cannot hold four times.
+
+
+def test_streamed_tflite_weights_match_keras(tmp_path):
+    model = keras_landmarks.build("gpt2", **GPT2_SMALL)
+    manifest = convert(model, formats=("tflite",), out=tmp_path, stream_tflite_weights=True, isolate=True,
+                       progress=False)
+    [art] = manifest["artifacts"]
+    assert art["weights"].startswith("streamed") and art["process"] == "child"
+    assert art["parity"]["passed"] and art["parity"]["max_error"] < 1e-5 and art["builtin_ops_only"]
+    # The file holds the real weights, byte for byte, where the converter saw fills.
+    content = (tmp_path / model.name / f"{model.name}.tflite").read_bytes()
+    embedding = next(v for v in model.variables if len(v.shape) == 2 and v.shape[0] == GPT2_SMALL["vocabulary_size"])
+    assert np.asarray(embedding.numpy(), np.float32).tobytes() in content
+    assert sorted(p.name for p in (tmp_path / model.name).iterdir()) == ["gpt2.tflite", "manifest.json", "parity.npz"]
+
+
+def test_memory_check_chooses_streamed_weights(tmp_path, monkeypatch):
+    monkeypatch.setattr(convert_module, "STREAMED_MEMORY_BASE", 0.1e9)
+    monkeypatch.setattr(convert_module, "available_memory", lambda: int(0.5e9))  # < 0.75 GB: the converter's base
+    manifest = convert("gpt2", overrides=GPT2_SMALL, formats=("tflite",), out=tmp_path, progress=False)
+    assert manifest["artifacts"][0]["weights"].startswith("streamed")
+    assert manifest["artifacts"][0]["parity"]["max_error"] < 1e-5
+    with pytest.raises(ExportError, match=r"the quantized variants \['fp16'\] cannot: leave them out"):
+        convert("gpt2", overrides=GPT2_SMALL, formats=("tflite",), quantize=("none", "fp16"), out=tmp_path / "q",
+                progress=False)
+    assert not (tmp_path / "q").exists()
+
+
+def test_streamed_weights_refuse_folded_weights(tmp_path):
+    # Batch normalization is folded into the convolutions: those weights have no buffer of their own.
+    overrides = {**keras_landmarks.registry.get_spec("resnet20").test_config, "classifier_activation": None}
+    with pytest.raises(ExportError, match=r"folded them into other constants"):
+        convert("resnet20", overrides=overrides, formats=("tflite",), out=tmp_path, stream_tflite_weights=True,
+                isolate=False, progress=False)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_streamed_layouts():
+    from keras_landmarks.export.tflite_streamed import layout
+
+    w = np.arange(24, dtype=np.float32).reshape(2, 3, 4)  # e.g. an attention output kernel (heads, dim, out)
+    fc = layout([4, 6], w.shape, {("FULLY_CONNECTED", 1)})
+    np.testing.assert_array_equal(fc(w), w.reshape(6, 4).T)
+    tied = layout([6, 4], (6, 4), {("FULLY_CONNECTED", 1), ("GATHER", 0)})  # x @ table^T uses the table as is
+    np.testing.assert_array_equal(tied(w.reshape(6, 4)), w.reshape(6, 4))
+    k = np.arange(2 * 3 * 4 * 5, dtype=np.float32).reshape(2, 3, 4, 5)  # Keras (h, w, in, out)
+    np.testing.assert_array_equal(layout([5, 2, 3, 4], k.shape, {("CONV_2D", 1)})(k), k.transpose(3, 0, 1, 2))
+    assert layout([7], (2, 3), set()) is None
