@@ -7,7 +7,8 @@ in a fresh process, so one model's memory does not carry into the next; classifi
 are converted with `--set classifier_activation=None`, so parity is measured on logits. Where the memory check
 refuses TFLite (the converter would not fit in this machine's memory), the model is converted to the
 two other formats and the table says why. Results go to `docs/conversions.md` and, as raw numbers,
-`docs/conversions.json`; `--resume` skips models the JSON already holds. Exports are written to a
+`docs/conversions.json`: each model converted replaces its row there (`--models` picks which),
+`--resume` skips models the JSON already holds, `--render` only re-renders the table. Exports are written to a
 temporary folder and deleted after each model unless `--keep DIR` is given.
 """
 
@@ -74,12 +75,13 @@ def render(rows, output):
         f"Every registry model at its paper's size, converted by `python tools/convert_all.py` with "
         f"`keras-landmarks convert NAME` (SavedModel, float TFLite, ONNX; every parity gate) in a fresh process "
         f"per model, on one machine: {cpu}, {os.cpu_count()} CPU cores, {memory:.0f} GiB of memory, no swap. "
-        f"Peak memory is the converting process's; TFLite conversions of models over 256 MB run in a child "
-        f"process, whose peak is the next column. Error is the worst max-abs error over output scale against "
+        f"Peak memory is the converting process's; models over 256 MB of weights run the TFLite converter, "
+        f"onnxruntime's optimization and each artifact's parity check in child processes, and the last column "
+        f"is the largest of their peaks. Error is the worst max-abs error over output scale against "
         f"Keras across the parity cases (gate: 1e-4), on logits for the classifiers "
         f"(`--set classifier_activation=None`). Weights are random.",
         "",
-        "| model | parameters | SavedModel | TFLite | ONNX | worst error | peak memory (GB) | TFLite process (GB) |",
+        "| model | parameters | SavedModel | TFLite | ONNX | worst error | peak memory (GiB) | child processes (GiB) |",
         "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     notes = []
@@ -120,6 +122,7 @@ def main():
     parser.add_argument("--models", help="comma-separated registry names (default: all)")
     parser.add_argument("--output", default="docs/conversions.md")
     parser.add_argument("--resume", action="store_true", help="skip models already in the JSON results")
+    parser.add_argument("--render", action="store_true", help="only re-render the table from the JSON results")
     parser.add_argument("--keep", metavar="DIR", help="keep the exports in DIR")
     args = parser.parse_args()
     from keras_landmarks import list_models
@@ -130,8 +133,11 @@ def main():
     if unknown:
         parser.error(f"Unknown models {unknown}. Allowed: {', '.join(known)}")
     results_path = pathlib.Path(args.output).with_suffix(".json")
-    rows = json.loads(results_path.read_text()) if args.resume and results_path.exists() else []
-    done = {r["model"] for r in rows}
+    rows = json.loads(results_path.read_text()) if results_path.exists() else []
+    if args.render:
+        print(render(rows, args.output))
+        return 0
+    done = {r["model"] for r in rows} if args.resume else set()
     for index, name in enumerate(names, 1):
         if name in done:
             continue

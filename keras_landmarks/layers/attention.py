@@ -12,6 +12,8 @@ import math
 import keras
 from keras import ops
 
+from keras_landmarks.layers._init import fresh
+
 _MASKED = -1e9
 
 
@@ -248,7 +250,7 @@ class MultiHeadAttention(keras.layers.Layer):
 
         def weight(name, shape, bias=False):
             init = self.bias_initializer if bias else self.kernel_initializer
-            return self.add_weight(name=name, shape=shape, initializer=init)
+            return self.add_weight(name=name, shape=shape, initializer=fresh(init))  # distinct Q, K, V, O
 
         self.query_kernel = weight("query_kernel", (query_shape[-1], h, dk))
         self.query_bias = weight("query_bias", (h, dk), True) if self.use_bias else None

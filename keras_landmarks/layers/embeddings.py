@@ -3,6 +3,7 @@
 import keras
 from keras import ops
 
+from keras_landmarks.layers._init import fresh
 from keras_landmarks.layers.attention import sinusoid
 
 
@@ -85,12 +86,12 @@ class TokenAndPositionEmbedding(keras.layers.Layer):
         self.mask_zero = bool(mask_zero)
         self.embeddings_initializer = keras.initializers.get(embeddings_initializer)
         self.token_embedding = keras.layers.Embedding(
-            vocabulary_size, embedding_dim, embeddings_initializer=self.embeddings_initializer,
+            vocabulary_size, embedding_dim, embeddings_initializer=fresh(self.embeddings_initializer),
             mask_zero=mask_zero, dtype=self.dtype_policy, name="token_embedding",
         )
         if position == "learned":
             self.position_embedding = PositionEmbedding(
-                sequence_length, initializer=self.embeddings_initializer, dtype=self.dtype_policy,
+                sequence_length, initializer=fresh(self.embeddings_initializer), dtype=self.dtype_policy,
                 name="position_embedding")
         elif position == "sinusoidal":
             self.position_embedding = SinusoidalPositionEncoding(dtype=self.dtype_policy, name="position_encoding")

@@ -9,6 +9,7 @@ $f$ = ReLU (Transformer) or GELU (BERT: exact; GPT, GPT-2: tanh approximation).
 import keras
 from keras import ops
 
+from keras_landmarks.layers._init import fresh
 from keras_landmarks.layers.activations import gelu
 from keras_landmarks.layers.attention import MultiHeadAttention
 
@@ -60,7 +61,7 @@ class _Block(keras.layers.Layer):
         self.supports_masking = True
 
     def _init(self):
-        return keras.initializers.get(keras.initializers.serialize(self.kernel_initializer))
+        return fresh(self.kernel_initializer)
 
     def _norm(self, name):
         return keras.layers.LayerNormalization(epsilon=self.layer_norm_epsilon, dtype=self.dtype_policy, name=name)

@@ -32,6 +32,7 @@ from keras import ops
 
 from keras_landmarks.config import check_length, check_positive, check_rate, fail
 from keras_landmarks.layers import LocalResponseNormalization
+from keras_landmarks.layers._init import fresh
 from keras_landmarks.models._image import check_image_config, features, image_input, image_io
 from keras_landmarks.registry import Paper, register
 
@@ -66,7 +67,9 @@ class GroupedConv2D(keras.layers.Layer):
         self.filters, self.kernel_size, self.groups = filters, kernel_size, groups
         self.conv_kwargs = conv_kwargs
         self.towers = [
-            keras.layers.Conv2D(filters // groups, kernel_size, name=f"tower{g}", dtype=self.dtype_policy, **conv_kwargs)
+            keras.layers.Conv2D(filters // groups, kernel_size, name=f"tower{g}", dtype=self.dtype_policy,
+                                **{**conv_kwargs, "kernel_initializer": fresh(conv_kwargs.get("kernel_initializer",
+                                                                                              "glorot_uniform"))})
             for g in range(groups)
         ]
 
@@ -120,7 +123,7 @@ def AlexNet(
 
     def conv(x, filters, size, stride, groups, bias, label):
         kwargs = dict(strides=stride, padding="valid" if size == 11 else "same", activation="relu",
-                      kernel_initializer=weights, bias_initializer=keras.initializers.Constant(bias), name=label)
+                      kernel_initializer=fresh(weights), bias_initializer=keras.initializers.Constant(bias), name=label)
         if groups > 1:
             return GroupedConv2D(filters, size, groups, **kwargs)(x)
         return keras.layers.Conv2D(filters, size, **kwargs)(x)
@@ -142,10 +145,10 @@ def AlexNet(
     if include_top:
         x = keras.layers.Flatten(name="flatten")(x)
         for i in (6, 7):
-            x = keras.layers.Dense(fc_units, activation="relu", kernel_initializer=weights,
+            x = keras.layers.Dense(fc_units, activation="relu", kernel_initializer=fresh(weights),
                                    bias_initializer=keras.initializers.Constant(1.0), name=f"fc{i}")(x)
             x = keras.layers.Dropout(dropout, name=f"fc{i}_dropout")(x)
-        outputs = keras.layers.Dense(num_classes, activation=classifier_activation, kernel_initializer=weights,
+        outputs = keras.layers.Dense(num_classes, activation=classifier_activation, kernel_initializer=fresh(weights),
                                      name="predictions")(x)
     else:
         outputs = features(x, pooling)

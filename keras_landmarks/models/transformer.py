@@ -27,6 +27,7 @@ import math
 import keras
 
 from keras_landmarks.config import fail
+from keras_landmarks.layers._init import fresh
 from keras_landmarks.layers.embeddings import SinusoidalPositionEncoding
 from keras_landmarks.layers.transformer import ReversibleEmbedding, TransformerDecoderBlock, TransformerEncoderBlock
 from keras_landmarks.models._text import TOKEN_TEST_CONFIG, check_transformer_config, token_input
@@ -67,9 +68,9 @@ def Transformer(
     decoder_ids, decoder_mask = token_input("decoder_token_ids"), token_input("decoder_padding_mask")
     init = keras.initializers.RandomNormal(stddev=hidden_dim ** -0.5)
     target_embedding = ReversibleEmbedding(target_vocabulary_size or vocabulary_size, hidden_dim,
-                                           embeddings_initializer=init, name="token_embedding")
+                                           embeddings_initializer=fresh(init), name="token_embedding")
     source_embedding = target_embedding if share_embeddings else ReversibleEmbedding(
-        vocabulary_size, hidden_dim, embeddings_initializer=init, name="source_embedding")
+        vocabulary_size, hidden_dim, embeddings_initializer=fresh(init), name="source_embedding")
 
     def embed(ids, embedding, prefix):
         x = keras.layers.Rescaling(math.sqrt(hidden_dim), name=f"{prefix}_scale")(embedding(ids))  # E·√d_model
