@@ -109,7 +109,7 @@ def render(rows, output):
     if notes:
         lines += ["", "¹ Refused before any work by the memory check:", ""] + [f"- {n}" for n in notes]
     if any(a.get("streamed_weights") for r in rows if r["ok"] for a in r["artifacts"].values()):
-        lines += ["", "² The TFLite converter would not fit in memory (about 4x the weights), so the file was "
+        lines += ["", "² The TFLite converter would not fit in memory (about 4.6x the weights), so the file was "
                   "converted with placeholder weights and the real ones written in place (about 2x); its parity "
                   "was checked like any other file's."]
     text = "\n".join(lines) + "\n"

@@ -5,7 +5,7 @@ Conversion goes through `tf.lite.TFLiteConverter` from the serving function (`si
 TFLite built-in ops are allowed: a graph that would need Flex (TensorFlow) ops, which a phone's
 runtime does not have, fails to convert instead of producing a file that fails on the device.
 
-The converter holds about four times a model's float32 weights while it works; `convert_tflite_file`
+The converter holds four to five times a model's float32 weights while it works; `convert_tflite_file`
 can run it in a child process, so that memory goes back to the system when it exits. Models over
 the flatbuffer's 2 GB limit are written with their weights after the flatbuffer (buffer offsets).
 """
@@ -52,8 +52,8 @@ def convert_tflite_file(saved_model_dir, path, input_names, quantize="none", rep
                         allow_flex=False, isolate=False):
     """Convert the SavedModel at `saved_model_dir` to a TFLite file at `path`.
 
-    With `isolate=True` the converter runs in a child Python process, so what it allocates (about four
-    times the float32 weights, measured: 11.7 GB for GPT-2 large's 3.1 GB) is returned to the system
+    With `isolate=True` the converter runs in a child Python process, so what it allocates (four to five
+    times the float32 weights, measured: 15.1 GB for GPT-2 large's 3.1 GB) is returned to the system
     when it exits instead of adding to this process's peak. Flatbuffers are limited to 2 GB; the
     converter stores the weights of a larger model after the flatbuffer (buffer offsets), which the
     LiteRT interpreter reads.

@@ -1,7 +1,7 @@
 """Float TFLite conversion for models whose weights do not fit the TFLite converter's memory.
 
-The TFLite converter holds about four copies of a model's float32 weights (measured: 11.9 GB for
-GPT-2 large's 3.1 GB), so GPT-2 XL's 6.2 GB would need ~26 GB. This module converts the same graph
+The TFLite converter holds four to five copies of a model's float32 weights (measured: 15.1 GB for
+GPT-2 large's 3.1 GB), so GPT-2 XL's 6.2 GB would need ~29 GB. This module converts the same graph
 with every weight replaced by a constant fill, `tf.fill(shape, m_i)`, with a distinct marker value
 `m_i` per variable: the converter folds each fill into a splat constant, which costs it nothing until
 the flatbuffer is written (once: about two copies of the weights at the end, with the Python bytes).
