@@ -77,11 +77,12 @@ def render(rows, output):
         f"per model, on one machine: {cpu}, {os.cpu_count()} CPU cores, {memory:.0f} GiB of memory, no swap. "
         f"Peak memory is the converting process's; models over 256 MB of weights run the TFLite converter, "
         f"onnxruntime's optimization and each artifact's parity check in child processes, and the last column "
-        f"is the largest of their peaks. Error is the worst max-abs error over output scale against "
+        f"is the TFLite converter's peak (each manifest also has each parity check's). Error is the worst "
+        f"max-abs error over output scale against "
         f"Keras across the parity cases (gate: 1e-4), on logits for the classifiers "
         f"(`--set classifier_activation=None`). Weights are random.",
         "",
-        "| model | parameters | SavedModel | TFLite | ONNX | worst error | peak memory (GiB) | child processes (GiB) |",
+        "| model | parameters | SavedModel | TFLite | ONNX | worst error | peak memory (GiB) | TFLite converter (GiB) |",
         "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     notes = []
