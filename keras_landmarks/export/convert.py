@@ -522,10 +522,9 @@ class _Job:
 
 def weight_bytes(model):
     """The bytes of the model's variables (each counted once)."""
-    import keras
+    from keras_landmarks.export.signature import variable_bytes
 
-    return sum(int(np.prod(v.shape)) * np.dtype(keras.backend.standardize_dtype(v.dtype)).itemsize
-               for v in model.variables)
+    return variable_bytes(model.variables)
 
 
 def _release_memory():
@@ -665,7 +664,7 @@ def _run(job, work):
             actuals = [run(inputs) for (_, inputs), _ in pairs]
             latency = _latency_ms(run, pairs[0][0][1])
             del run
-            gc.collect()
+            _release_memory()
         parity = _parity(labels, actuals, [r for _, r in pairs], kind, job.tolerance,
                          job.eval_data if kind == "quantized" else None, model, lambda: artifact_runner(fmt, path))
         record = {

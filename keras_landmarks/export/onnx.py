@@ -18,7 +18,7 @@ import numpy as np
 
 from keras_landmarks._quiet import native_output_muted
 from keras_landmarks.errors import ExportError
-from keras_landmarks.export.signature import feed_inputs, input_specs, output_names
+from keras_landmarks.export.signature import input_specs, output_names, stateless_outputs, variable_bytes
 
 DEFAULT_OPSET = 17
 # Above this many bytes of weights, `convert_onnx` stores them as external data (a protobuf, hence
@@ -44,32 +44,16 @@ def _weightless_function(model, batch_size):
     """A tf.function of (inputs..., variables...) and its input signature."""
     import tensorflow as tf
 
-    trainable, non_trainable = list(model.trainable_variables), list(model.non_trainable_variables)
+    variables = list(model.trainable_variables) + list(model.non_trainable_variables)
     specs = list(input_specs(model, batch_size).values())
     names = [s.name for s in specs]
-    weight_specs = [tf.TensorSpec(v.shape, v.dtype, name=f"{_WEIGHT}{i}") for i, v in enumerate(trainable + non_trainable)]
-    outs = output_names(model)
+    weight_specs = [tf.TensorSpec(v.shape, v.dtype, name=f"{_WEIGHT}{i}") for i, v in enumerate(variables)]
 
     def serve(*args):
-        inputs, weights = dict(zip(names, args[: len(names)])), list(args[len(names) :])
-        result, _ = model.stateless_call(weights[: len(trainable)], weights[len(trainable) :], feed_inputs(model, inputs),
-                                         training=False)
-        if isinstance(result, dict):
-            return {k: result[k] for k in outs}
-        return dict(zip(outs, result if isinstance(result, (list, tuple)) else [result]))
+        return stateless_outputs(model, list(args[len(names) :]), dict(zip(names, args[: len(names)])))
 
     signature = specs + weight_specs
-    return tf.function(serve, input_signature=signature, autograph=False), signature, trainable + non_trainable
-
-
-def _weight_bytes(variables):
-    return sum(int(np.prod(v.shape)) * np.dtype(_numpy_dtype(v)).itemsize for v in variables)
-
-
-def _numpy_dtype(variable):
-    import keras
-
-    return np.dtype(keras.backend.standardize_dtype(variable.dtype))
+    return tf.function(serve, input_signature=signature, autograph=False), signature, variables
 
 
 def _attach_weights(proto, variables, data_path=None):
@@ -139,7 +123,7 @@ def convert_onnx(model, opset=DEFAULT_OPSET, batch_size=None, path=None, externa
 
         patch_tf2onnx()  # Keras's own fix-up of tf2onnx 1.17 for NumPy 2 (idempotent)
     fn, signature, variables = _weightless_function(model, batch_size)
-    weight_bytes = _weight_bytes(variables)
+    weight_bytes = variable_bytes(variables)
     if external_data is None:
         external_data = weight_bytes > EXTERNAL_DATA_BYTES
     if path is None and external_data:

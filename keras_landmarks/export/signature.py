@@ -33,16 +33,35 @@ def serving_function(model, batch_size=None):
 
     specs = input_specs(model, batch_size)
     names = list(specs)
-    outs = output_names(model)
 
     def serve(*args):
-        result = model(feed_inputs(model, dict(zip(names, args))), training=False)
-        if isinstance(result, dict):
-            return {k: result[k] for k in outs}
-        result = result if isinstance(result, (list, tuple)) else [result]
-        return dict(zip(outs, result))
+        return output_dict(model, model(feed_inputs(model, dict(zip(names, args))), training=False))
 
     return tf.function(serve, input_signature=list(specs.values()), autograph=False)
+
+
+def output_dict(model, result):
+    """A model call's result as {output name: tensor}, whatever structure the model returns."""
+    outs = output_names(model)
+    if isinstance(result, dict):
+        return {k: result[k] for k in outs}
+    return dict(zip(outs, result if isinstance(result, (list, tuple)) else [result]))
+
+
+def stateless_outputs(model, weights, inputs):
+    """{output name: tensor} of the model run on `inputs` with `weights` (one value per variable, in
+    `model.trainable_variables + model.non_trainable_variables` order) in place of its variables."""
+    count = len(model.trainable_variables)
+    result, _ = model.stateless_call(weights[:count], weights[count:], feed_inputs(model, inputs), training=False)
+    return output_dict(model, result)
+
+
+def variable_bytes(variables):
+    """The bytes the variables' values take."""
+    import keras
+
+    return sum(int(np.prod(v.shape)) * np.dtype(keras.backend.standardize_dtype(v.dtype)).itemsize
+               for v in variables)
 
 
 def feed_inputs(model, inputs):
@@ -56,11 +75,7 @@ def feed_inputs(model, inputs):
 
 def keras_outputs(model, inputs):
     """Run the Keras model in inference mode on {input name: value}; {output name: np.ndarray}."""
-    result = model(feed_inputs(model, inputs), training=False)
-    if isinstance(result, dict):
-        return {k: np.asarray(result[k]) for k in output_names(model)}
-    result = result if isinstance(result, (list, tuple)) else [result]
-    return {k: np.asarray(v) for k, v in zip(output_names(model), result)}
+    return {k: np.asarray(v) for k, v in output_dict(model, model(feed_inputs(model, inputs), training=False)).items()}
 
 
 def relative_error(actual, expected):

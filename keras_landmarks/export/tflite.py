@@ -93,10 +93,14 @@ def _check_quantize(quantize, representative_data):
         raise ExportError("int8 quantization needs representative data to calibrate activation ranges.")
 
 
-def _convert_saved_model(saved_model_dir, quantize, representative_data, input_names, allow_flex):
+def _convert_saved_model(saved_model_dir, quantize, representative_data, input_names, allow_flex,
+                         buffer_offsets=False):
+    """The flatbuffer; `buffer_offsets` puts every weight after it at a recorded offset (by default the
+    converter does so only past 2 GB)."""
     import tensorflow as tf
 
     converter = tf.lite.TFLiteConverter.from_saved_model(str(saved_model_dir))
+    converter._experimental_use_buffer_offset = buffer_offsets
     ops_sets = [tf.lite.OpsSet.TFLITE_BUILTINS]
     if quantize == "fp16":
         converter.optimizations = [tf.lite.Optimize.DEFAULT]

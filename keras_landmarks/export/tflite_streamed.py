@@ -25,7 +25,6 @@ import pathlib
 
 import numpy as np
 
-from keras_landmarks._quiet import native_output_muted
 from keras_landmarks.errors import ExportError
 
 _FLOAT32 = 0  # TensorType.FLOAT32 in the TFLite schema
@@ -44,14 +43,14 @@ def write_marker_saved_model(model, path, batch_size=None):
     Returns {checkpoint index (position in `model.variables`): marker value}."""
     import tensorflow as tf
 
-    from keras_landmarks.export.signature import feed_inputs, input_specs, output_names
+    from keras_landmarks.export.signature import input_specs, stateless_outputs
 
     variables = list(model.variables)
     markers = dict(zip(range(len(variables)), marker_values(len(variables))))
     index = {id(v): i for i, v in enumerate(variables)}
-    trainable, non_trainable = list(model.trainable_variables), list(model.non_trainable_variables)
+    ordered = list(model.trainable_variables) + list(model.non_trainable_variables)
     specs = input_specs(model, batch_size)
-    names, outs = list(specs), output_names(model)
+    names = list(specs)
 
     # Integer state (seed generators) is small and kept as it is.
     constants = {id(v): np.asarray(v.numpy()) for v in variables if v.dtype != "float32"}
@@ -62,11 +61,7 @@ def write_marker_saved_model(model, path, batch_size=None):
         return tf.constant(constants[id(variable)])
 
     def serve(*args):
-        result, _ = model.stateless_call([weight(v) for v in trainable], [weight(v) for v in non_trainable],
-                                         feed_inputs(model, dict(zip(names, args))), training=False)
-        if isinstance(result, dict):
-            return {k: result[k] for k in outs}
-        return dict(zip(outs, result if isinstance(result, (list, tuple)) else [result]))
+        return stateless_outputs(model, [weight(v) for v in ordered], dict(zip(names, args)))
 
     function = tf.function(serve, input_signature=list(specs.values()), autograph=False)
     module = tf.Module()
@@ -77,22 +72,17 @@ def write_marker_saved_model(model, path, batch_size=None):
 
 def convert_streamed(marker_saved_model, weights_saved_model, path, markers):
     """Convert the marker SavedModel to `path` and write the real weights (read from the checkpoint of
-    `weights_saved_model`, written by `write_saved_model`) over the markers. Returns {"patched": n}."""
+    `weights_saved_model`, written by `write_saved_model`) over the markers. Returns how many weight
+    buffers were written."""
     import tensorflow as tf
 
-    converter = tf.lite.TFLiteConverter.from_saved_model(str(marker_saved_model))
-    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
-    converter._experimental_use_buffer_offset = True  # weights after the flatbuffer, at known offsets
-    try:
-        with native_output_muted():
-            content = converter.convert()
-    except Exception as error:
-        first = str(error).strip().splitlines()
-        raise ExportError(f"TFLite conversion (none, streamed weights) failed: {first[0] if first else error}") from error
-    pathlib.Path(path).write_bytes(content)
-    del content
+    from keras_landmarks.export.tflite import _convert_saved_model
+
+    # Buffer offsets: every weight after the flatbuffer, at an offset the file records.
+    pathlib.Path(path).write_bytes(_convert_saved_model(marker_saved_model, "none", None, [], False,
+                                                        buffer_offsets=True))
     reader = tf.train.load_checkpoint(os.path.join(str(weights_saved_model), "variables", "variables"))
-    return {"patched": _patch(path, markers, reader)}
+    return _patch(path, markers, reader)
 
 
 def _convert_in_child(marker_saved_model, weights_saved_model, path, markers_file):
