@@ -137,14 +137,15 @@ def _batch_size(text):
 
 
 def _cmd_convert(args):
-    from keras_landmarks.export.convert import convert, format_table
+    from keras_landmarks.export.manifest import format_table
+    from keras_landmarks.export.pipeline import convert
 
     manifest = convert(
         args.model, formats=_csv(args.formats), quantize=_csv(args.quantize),
         representative_data=args.representative_data, overrides=parse_overrides(args.set),
         batch_size=_batch_size(args.batch_size), version=args.version, out=args.out, overwrite=args.overwrite,
         allow_flex=args.allow_flex, tolerance=args.tolerance, opset=args.opset, isolate=args.isolate,
-        check_memory=not args.skip_memory_check,
+        check_memory=not args.skip_memory_check, bench_length=args.bench_length,
     )
     print(format_table(manifest))
     print(f"written to {args.out.rstrip('/')}/{manifest['model']}/ (manifest.json lists every artifact)")
@@ -152,7 +153,7 @@ def _cmd_convert(args):
 
 
 def _cmd_verify(args):
-    from keras_landmarks.export.verify import verify
+    from keras_landmarks.export.verification import verify
 
     results = verify(args.folder)
     print(f"{args.folder}: {len(results)} artifacts unchanged and in parity")
@@ -189,12 +190,20 @@ def _parser():
 
     p = commands.add_parser("convert", help="convert a model to SavedModel / TFLite / ONNX and prove parity")
     p.add_argument("model", metavar="NAME_OR_PATH", help="registry name, or a .keras file")
-    p.add_argument("--formats", default="saved_model,tflite,onnx", help="comma-separated: saved_model,tflite,onnx")
-    p.add_argument("--quantize", default="none", help="TFLite variants, comma-separated: none,fp16,dynamic,int8")
+    from keras_landmarks.export.formats import FORMATS, QUANTIZATIONS, families
+
+    p.add_argument("--formats", default="saved_model,tflite,onnx",
+                   help=f"comma-separated formats ({', '.join(FORMATS)}) or families ({', '.join(families())}); "
+                   "default saved_model,tflite,onnx")
+    p.add_argument("--quantize", default="none",
+                   help=f"variants of the families named in --formats, comma-separated: {','.join(QUANTIZATIONS)} "
+                   "(default none)")
     p.add_argument("--representative-data", metavar="PATH", help="int8 calibration data: .npz, one array per input")
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config value (repeatable)")
     p.add_argument("--batch-size", default="dynamic", help="a fixed batch size, or 'dynamic' (default)")
-    p.add_argument("--version", type=int, default=1, help="TF Serving version folder (default 1)")
+    p.add_argument("--version", type=int, default=1, help="TF Serving / Triton version folder (default 1)")
+    p.add_argument("--bench-length", type=int, help="sequence length latency is measured at (default 128, or the "
+                   "model's longest)")
     p.add_argument("--out", default="exports", help="output folder (default exports/)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing export of the same name")
     p.add_argument("--allow-flex", action="store_true", help="allow TensorFlow (Flex) ops in TFLite files")

@@ -11,6 +11,8 @@ import difflib
 import fnmatch
 import inspect
 import math
+import re
+import weakref
 from typing import Any, Callable
 
 from keras_landmarks.config import builder_parameters, check_overrides
@@ -51,6 +53,11 @@ class ModelSpec:
     test_config: dict = dataclasses.field(default_factory=dict)  # a small config for fast tests
     description: str = ""
     sample_data: Callable[[dict], tuple] | None = None  # config -> (inputs, labels): real data, where it exists
+    # What export reads (it never names a family): config -> {input name: keras_landmarks.inputs.InputKind}
+    # (undeclared inputs are inferred), and model -> {signature name: tf.function with an input signature}
+    # for the extra serving signatures (decoders, samplers, encoders).
+    inputs: Callable[[dict], dict] | None = None
+    signatures: Callable[[Any], dict] | None = None
 
     def full_config(self, **overrides):
         """The builder's defaults, then this variant's config, then the overrides."""
@@ -64,10 +71,11 @@ class ModelSpec:
 
 _REGISTRY: dict[str, ModelSpec] = {}
 _ALIASES: dict[str, str] = {}
+_BUILT = weakref.WeakKeyDictionary()  # model -> (spec, full config), for models `build` returned
 
 
 def register(name, *, family, builder, paper, config=None, params=None, params_source="", task,
-             io, test_config=None, description="", aliases=(), sample_data=None):
+             io, test_config=None, description="", aliases=(), sample_data=None, inputs=None, signatures=None):
     """Add one variant to the registry. Registering a name (or alias) twice is an error."""
     for key in (name, *aliases):
         if key in _REGISTRY or key in _ALIASES:
@@ -85,6 +93,8 @@ def register(name, *, family, builder, paper, config=None, params=None, params_s
         test_config=dict(test_config or {}),
         description=description,
         sample_data=sample_data,
+        inputs=inputs,
+        signatures=signatures,
     )
     check_overrides(name, builder, spec.config)  # a bad variant table fails at import, loudly
     _REGISTRY[name] = spec
@@ -124,18 +134,32 @@ def build(name, **overrides):
     """
     spec = get_spec(name)
     check_overrides(spec.name, spec.builder, overrides)
-    return spec.builder(**{**spec.config, **overrides})
+    model = spec.builder(**{**spec.config, **overrides})
+    _BUILT[model] = (spec, spec.full_config(**overrides))
+    return model
+
+
+def built_from(model):
+    """(spec, full config) of a model that `build` returned, else None."""
+    return _BUILT.get(model)
 
 
 def list_models(pattern="*", task=None, family=None):
-    """Sorted registered names matching a shell-style `pattern`, optionally one `task` or `family`."""
-    return sorted(
+    """Registered names matching a shell-style `pattern`, optionally one `task` or `family`, in natural
+    order (`resnet18` before `resnet101`, as timm lists them)."""
+    return sorted((
         name
         for name, spec in _REGISTRY.items()
         if fnmatch.fnmatchcase(name, pattern)
         and (task is None or spec.task == task)
         and (family is None or spec.family == family)
-    )
+    ), key=natural_key)
+
+
+def natural_key(name):
+    """Sort key that orders the digits in a name by value: `vgg11` < `vgg16_bn` < `vgg19`, `resnet18` <
+    `resnet101`."""
+    return [(0, int(part), "") if part.isdigit() else (1, 0, part) for part in re.split(r"(\d+)", name) if part]
 
 
 def aliases():

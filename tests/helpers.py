@@ -1,6 +1,6 @@
 """Helpers shared by the tests."""
 
-from keras_landmarks.export.inputs import sample_inputs as random_inputs  # noqa: F401
+from keras_landmarks.inputs import sample_inputs as random_inputs  # noqa: F401
 from keras_landmarks.export.signature import feed_inputs
 from keras_landmarks.registry import get_spec
 

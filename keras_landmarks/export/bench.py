@@ -48,8 +48,8 @@ def measure(name, runs=20, warmup=3, quantize=("none", "fp16", "dynamic", "int8"
     """{runtime label: {batch: median ms}} for one model (call in a fresh process)."""
     import tensorflow as tf
 
-    from keras_landmarks.export.convert import convert
-    from keras_landmarks.export.inputs import sample_inputs
+    from keras_landmarks.export.pipeline import convert
+    from keras_landmarks.inputs import sample_inputs
     from keras_landmarks.export.onnx import OnnxRunner
     from keras_landmarks.export.signature import feed_inputs
     from keras_landmarks.export.tflite import TFLiteRunner

@@ -12,12 +12,14 @@ layout transposes tf2onnx places on the weight inputs and write the final model:
 """
 
 import os
+import pathlib
 import tempfile
 
 import numpy as np
 
 from keras_landmarks._quiet import native_output_muted
 from keras_landmarks.errors import ExportError
+from keras_landmarks.export.artifact import Format, Written
 from keras_landmarks.export.signature import input_specs, output_names, stateless_outputs, variable_bytes
 
 DEFAULT_OPSET = 17
@@ -115,6 +117,11 @@ def convert_onnx(model, opset=DEFAULT_OPSET, batch_size=None, path=None, externa
 
     Returns the written path, or the ModelProto when `path` is None.
     """
+    return _convert(model, opset, batch_size, path, external_data, isolate)[0]
+
+
+def _convert(model, opset, batch_size, path, external_data, isolate):
+    """`convert_onnx`, and the peak memory of the child process that optimized the model (or None)."""
     import onnx
 
     with native_output_muted():
@@ -143,11 +150,12 @@ def convert_onnx(model, opset=DEFAULT_OPSET, batch_size=None, path=None, externa
         onnx.save(proto, raw)
         del proto
         folded = os.path.join(tmp, "folded.onnx") if path is None else str(path)
+        peak = None
         try:
             if isolate:
                 from keras_landmarks.export import _child
 
-                _child.run("keras_landmarks.export.onnx:_optimize_and_check", raw, folded,
+                peak = _child.run("keras_landmarks.export.onnx:_optimize_and_check", raw, folded,
                            "external" if external_data else "", what="ONNX optimization", scratch=tmp)
             else:
                 _optimize_and_check(raw, folded, external_data)
@@ -156,7 +164,7 @@ def convert_onnx(model, opset=DEFAULT_OPSET, batch_size=None, path=None, externa
                 if os.path.exists(leftover):
                     os.remove(leftover)
             raise
-        return onnx.load(folded) if path is None else path
+        return (onnx.load(folded) if path is None else path), peak
 
 
 def _optimize_and_check(raw, folded, external_data):
@@ -209,3 +217,32 @@ class OnnxRunner:
     def __call__(self, inputs):
         values = self.session.run(self.output_names, {k: np.asarray(v) for k, v in inputs.items()})
         return dict(zip(self.output_names, values))
+
+
+def onnx_files(path):
+    """An ONNX model's path, then its external data file where it has one."""
+    path = pathlib.Path(path)
+    data = path.with_name(path.name + ".data")
+    return [path, data] if data.is_file() else [path]
+
+
+class OnnxFormat(Format):
+    """`<name>.onnx`: float32, dynamic batch, opset `plan.opset`; weights over `EXTERNAL_DATA_BYTES` in
+    `<name>.onnx.data` beside it."""
+
+    name = family = "onnx"
+    runtime = "onnxruntime"
+
+    def filename(self, plan):
+        return f"{plan.name}.onnx"
+
+    def write(self, ctx, path):
+        plan = ctx.plan
+        _, peak = _convert(plan.model, plan.opset, plan.batch_size, path, None, plan.isolate)
+        return Written(child_peak=peak, details={"opset": plan.opset})
+
+    def runner(self, path, num_threads=None):
+        return OnnxRunner(path, num_threads=num_threads)
+
+    def files(self, path):
+        return onnx_files(path)

@@ -18,9 +18,20 @@ import numpy as np
 
 from keras_landmarks._quiet import native_output_muted
 from keras_landmarks.errors import ExportError
+from keras_landmarks.export.artifact import Format, Written
 from keras_landmarks.export.saved_model import write_saved_model
 
-QUANTIZATIONS = ("none", "fp16", "dynamic", "int8")
+VARIANTS = ("none", "fp16", "dynamic", "int8")
+
+# Builtin ops the LiteRT GPU delegate documents as supported (a static check: no GPU runs here).
+GPU_DELEGATE_OPS = frozenset("""
+ABS ADD AVERAGE_POOL_2D BATCH_MATMUL CAST CONCATENATION CONV_2D COS CUMSUM DEPTH_TO_SPACE DEPTHWISE_CONV_2D
+DEQUANTIZE DIV ELU EQUAL EXP FLOOR FLOOR_DIV FLOOR_MOD FULLY_CONNECTED GATHER GELU GREATER GREATER_EQUAL
+HARD_SWISH LESS LESS_EQUAL LOG LOGISTIC MAXIMUM MAX_POOL_2D MEAN MINIMUM MIRROR_PAD MUL NEG NOT_EQUAL PACK PAD
+POW PRELU QUANTIZE REDUCE_MAX REDUCE_MIN REDUCE_PROD RELU RELU6 RELU_N1_TO_1 RESHAPE RESIZE_BILINEAR
+RESIZE_NEAREST_NEIGHBOR RSQRT SELECT SELECT_V2 SIN SLICE SOFTMAX SPACE_TO_DEPTH SPLIT SQRT SQUARE
+SQUARED_DIFFERENCE STRIDED_SLICE SUB SUM TANH TILE TRANSPOSE TRANSPOSE_CONV
+""".split())
 
 
 def convert_tflite(model, quantize="none", representative_data=None, allow_flex=False, saved_model_dir=None,
@@ -87,8 +98,8 @@ def convert_tflite_file(saved_model_dir, path, input_names, quantize="none", rep
 
 
 def _check_quantize(quantize, representative_data):
-    if quantize not in QUANTIZATIONS:
-        raise ExportError(f"Unknown quantization {quantize!r}. Allowed: {', '.join(QUANTIZATIONS)}")
+    if quantize not in VARIANTS:
+        raise ExportError(f"Unknown quantization {quantize!r}. Allowed: {', '.join(VARIANTS)}")
     if quantize == "int8" and representative_data is None:
         raise ExportError("int8 quantization needs representative data to calibrate activation ranges.")
 
@@ -99,7 +110,8 @@ def _convert_saved_model(saved_model_dir, quantize, representative_data, input_n
     converter does so only past 2 GB)."""
     import tensorflow as tf
 
-    converter = tf.lite.TFLiteConverter.from_saved_model(str(saved_model_dir))
+    # serving_default alone: the SavedModel may also hold decoders, which are not for the edge file.
+    converter = tf.lite.TFLiteConverter.from_saved_model(str(saved_model_dir), signature_keys=["serving_default"])
     converter._experimental_use_buffer_offset = buffer_offsets
     ops_sets = [tf.lite.OpsSet.TFLITE_BUILTINS]
     if quantize == "fp16":
@@ -171,11 +183,80 @@ class TFLiteRunner:
         return self.runner.get_output_details()
 
 
-def tflite_ops(model_content):
-    """The sorted op names of a flatbuffer, before any delegate takes them over."""
+def tflite_ops(model_content=None, path=None):
+    """The sorted op names of a flatbuffer (bytes or a file), before any delegate takes them over."""
+    return op_details(model_content, path)[0]
+
+
+def op_details(model_content=None, path=None):
+    """(sorted op names, sorted names of the ops with a float32 output other than (DE)QUANTIZE): the
+    second says what an int8 file left in float."""
     with native_output_muted():
         from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
-        interpreter = Interpreter(model_content=model_content,
-                                  experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
-    return sorted({op["op_name"] for op in interpreter._get_ops_details()})
+        source = {"model_content": model_content} if model_content is not None else {"model_path": str(path)}
+        interpreter = Interpreter(**source, experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
+    tensors = {t["index"]: t for t in interpreter.get_tensor_details()}
+    ops = interpreter._get_ops_details()
+    names = sorted({op["op_name"] for op in ops})
+    float_ops = sorted({op["op_name"] for op in ops
+                        if op["op_name"] not in ("QUANTIZE", "DEQUANTIZE")
+                        and any(i >= 0 and tensors[i]["dtype"] == np.float32 for i in op["outputs"])})
+    return names, float_ops
+
+
+class TFLiteFormat(Format):
+    """`<name>.tflite` (float) and `<name>_<variant>.tflite`: TFLite built-in ops only unless `allow_flex`.
+
+    Converted from the SavedModel (the planned artifact, or a scratch one). The float file streams its
+    weights where the plan says the converter would not fit. Models with recurrent layers get a batch-1
+    graph: TFLite lowers their TensorList loops to built-in ops only with a static batch.
+    """
+
+    family = "tflite"
+    runtime = "litert"
+    sources = ("saved_model",)
+
+    def __init__(self, variant="none"):
+        self.variant = variant
+        self.name = "tflite" if variant == "none" else f"tflite_{variant}"
+        self.needs_calibration = variant == "int8"
+
+    def filename(self, plan):
+        return f"{plan.name}.tflite" if self.variant == "none" else f"{plan.name}_{self.variant}.tflite"
+
+    def write(self, ctx, path):
+        plan = ctx.plan
+        names = [t.name for t in plan.model.inputs]
+        details = {}
+        fixed = None
+        if plan.tflite_streamed and self.variant == "none":
+            from keras_landmarks.export.tflite_streamed import convert_tflite_streamed_file
+
+            peak = convert_tflite_streamed_file(plan.model, ctx.source("saved_model"), path, plan.batch_size,
+                                                plan.isolate)
+            details["weights"] = ("streamed: the graph was converted with placeholder weights and the real ones "
+                                  "written in place (tflite_streamed.py)")
+        else:
+            convert = lambda source: convert_tflite_file(  # noqa: E731
+                source, path, names, self.variant, plan.calibration, plan.allow_flex, plan.isolate)
+            try:
+                peak = convert(ctx.source("saved_model"))
+            except ExportError as error:
+                # Recurrent layers loop over TensorLists, which TFLite lowers to built-in ops only when
+                # their element shape, batch included, is static: convert a batch-1 graph.
+                if plan.batch_size is not None or "TensorList" not in str(error):
+                    raise
+                peak = convert(ctx.source("saved_model", batch_size=1))
+                fixed = 1
+                details["note"] = ("batch fixed to 1: the recurrent layers' TensorList ops lower to TFLite built-in "
+                                   "ops only with a static batch")
+        ops, float_ops = op_details(path=path)
+        details.update(ops=ops, gpu_delegate_unsupported_ops=sorted(set(ops) - GPU_DELEGATE_OPS),
+                       builtin_ops_only=not any(op.startswith("Flex") for op in ops))
+        if self.variant == "int8":
+            details.update(float_ops_left=float_ops, calibration=plan.calibration_source)
+        return Written(fixed_batch=fixed, child_peak=peak, details=details)
+
+    def runner(self, path, num_threads=None):
+        return TFLiteRunner(path=path, num_threads=num_threads)

@@ -29,6 +29,7 @@ from keras_landmarks.layers.embeddings import PositionEmbedding
 from keras_landmarks.layers.activations import gelu
 from keras_landmarks.layers.transformer import ReversibleEmbedding, TransformerEncoderBlock
 from keras_landmarks.models._text import TOKEN_TEST_CONFIG, check_transformer_config, init, token_input
+from keras_landmarks.inputs import PaddingMask, SegmentIds, TokenIds
 from keras_landmarks.registry import Paper, register
 
 PAPER = Paper(
@@ -98,6 +99,11 @@ def BERT(
     return keras.Model(inputs, outputs, name=name)
 
 
+def _inputs(config):
+    return {"token_ids": TokenIds(config["vocabulary_size"], config["max_sequence_length"]),
+            "segment_ids": SegmentIds(config["num_segments"]), "padding_mask": PaddingMask()}
+
+
 def _io(config):
     h, v = config["hidden_dim"], config["vocabulary_size"]
     outputs = {"sequence_output": (None, None, h), "pooled_output": (None, h)}
@@ -125,6 +131,7 @@ for _name, (_config, _params, _source) in _SIZES.items():
         params_source=_source,
         task="text_encoder",
         io=_io,
+        inputs=_inputs,
         test_config={**TOKEN_TEST_CONFIG, "max_sequence_length": 16, "include_heads": True},
         description="Bidirectional Transformer encoder pre-trained by masked LM and next-sentence prediction.",
     )

@@ -31,6 +31,7 @@ import keras
 from keras_landmarks.layers.embeddings import PositionEmbedding
 from keras_landmarks.layers.transformer import ReversibleEmbedding, TransformerEncoderBlock
 from keras_landmarks.models._text import TOKEN_TEST_CONFIG, check_transformer_config, init, token_input
+from keras_landmarks.inputs import PaddingMask, TokenIds
 from keras_landmarks.registry import Paper, register
 
 PAPER_GPT = Paper(
@@ -158,6 +159,15 @@ def make_generator(model, max_length=None):
     return generate
 
 
+def _inputs(config):
+    return {"token_ids": TokenIds(config["vocabulary_size"], config["max_sequence_length"]),
+            "padding_mask": PaddingMask()}
+
+
+def _signatures(model):
+    return {"generate": make_generator(model)}
+
+
 def _io(config):
     return {"inputs": {"token_ids": (None, None), "padding_mask": (None, None)},
             "outputs": {"logits": (None, None, config["vocabulary_size"])}}
@@ -183,6 +193,8 @@ for _name, (_config, _params, _source) in _GPT2.items():
         params_source="Backbone with tied output embedding, 50,257-token vocabulary, 1,024 positions: " + _source,
         task="causal_lm",
         io=_io,
+        inputs=_inputs,
+        signatures=_signatures,
         test_config={**TOKEN_TEST_CONFIG, "max_sequence_length": 16},
         description="Pre-LN decoder-only Transformer language model (GPT-2).",
     )
@@ -198,6 +210,8 @@ register(
     "(§4.1 'Model specifications'): 31,087,104 + 393,216 + 12 × 7,087,872.",
     task="causal_lm",
     io=_io,
+    inputs=_inputs,
+    signatures=_signatures,
     test_config={**TOKEN_TEST_CONFIG, "max_sequence_length": 16},
     description="Generative pre-training of a post-LN decoder-only Transformer.",
 )

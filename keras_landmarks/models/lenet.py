@@ -24,6 +24,7 @@ import numpy as np
 from keras import ops
 
 from keras_landmarks.config import check_activation, check_choice
+from keras_landmarks.inputs import Image
 from keras_landmarks.models._image import check_image_config, features, image_input, image_io
 from keras_landmarks.registry import Paper, register
 
@@ -168,4 +169,5 @@ register(
     test_config={"num_classes": 5},
     description="Convolutional network for handwritten digits: convolutions, subsampling, shared weights.",
     sample_data=_digits,
+    inputs=lambda c: {"images": Image(value_range=(0.0, 1.0))},  # as the digits data
 )

@@ -36,6 +36,7 @@ from keras.src import backend
 from keras_landmarks.config import check_positive
 from keras_landmarks.layers.attention import AdditiveAttention
 from keras_landmarks.models._text import token_input
+from keras_landmarks.inputs import PaddingMask, TokenIds
 from keras_landmarks.registry import Paper, register
 
 PAPER = Paper(
@@ -215,6 +216,15 @@ def make_decoder(model, max_length=50, bos_id=1, eos_id=2, pad_id=0):
     return greedy, beam
 
 
+def _inputs(config):
+    return {"source_token_ids": TokenIds(config["source_vocabulary_size"]), "source_padding_mask": PaddingMask(),
+            "target_token_ids": TokenIds(config["target_vocabulary_size"])}
+
+
+def _signatures(model):
+    return dict(zip(("greedy_decode", "beam_decode"), make_decoder(model)))
+
+
 def _io(config):
     return {"inputs": {n: (None, None) for n in ("source_token_ids", "source_padding_mask", "target_token_ids")},
             "outputs": {"logits": (None, None, config["target_vocabulary_size"])}}
@@ -234,6 +244,8 @@ register(
     "The paper gives no total.",
     task="translation",
     io=_io,
+    inputs=_inputs,
+    signatures=_signatures,
     test_config={"source_vocabulary_size": 40, "target_vocabulary_size": 30, "embedding_dim": 6, "hidden_dim": 8,
                  "alignment_dim": 5, "maxout_dim": 4},
     description="Encoder-decoder with additive attention: the decoder learns where to look in the source.",

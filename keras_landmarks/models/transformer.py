@@ -31,6 +31,7 @@ from keras_landmarks.layers._init import fresh
 from keras_landmarks.layers.embeddings import SinusoidalPositionEncoding
 from keras_landmarks.layers.transformer import ReversibleEmbedding, TransformerDecoderBlock, TransformerEncoderBlock
 from keras_landmarks.models._text import TOKEN_TEST_CONFIG, check_transformer_config, token_input
+from keras_landmarks.inputs import PaddingMask, TokenIds
 from keras_landmarks.registry import Paper, register
 
 PAPER = Paper(
@@ -139,6 +140,17 @@ def make_decoder(model, max_length=64, bos_id=1, eos_id=2, pad_id=0):
     return greedy, beam
 
 
+def _inputs(config):
+    source = config["vocabulary_size"]
+    target = config["target_vocabulary_size"] or source
+    return {"encoder_token_ids": TokenIds(source), "encoder_padding_mask": PaddingMask(),
+            "decoder_token_ids": TokenIds(target), "decoder_padding_mask": PaddingMask()}
+
+
+def _signatures(model):
+    return dict(zip(("greedy_decode", "beam_decode"), make_decoder(model)))
+
+
 def _io(config):
     vocab = config["target_vocabulary_size"] or config["vocabulary_size"]
     names = ("encoder_token_ids", "encoder_padding_mask", "decoder_token_ids", "decoder_padding_mask")
@@ -156,6 +168,8 @@ register(
     "embedding 18,944,000 + encoder 6 × 3,152,384 + decoder 6 × 4,204,032. Table 3 says 65M.",
     task="translation",
     io=_io,
+    inputs=_inputs,
+    signatures=_signatures,
     test_config=TOKEN_TEST_CONFIG,
     description="Encoder-decoder built on attention alone: multi-head attention, sinusoidal positions.",
 )
@@ -170,6 +184,8 @@ register(
     "+ encoder 6 × 12,596,224 + decoder 6 × 16,796,672. Table 3 says 213M.",
     task="translation",
     io=_io,
+    inputs=_inputs,
+    signatures=_signatures,
     test_config=TOKEN_TEST_CONFIG,
     description="The big Transformer of Table 3 (d_model 1024, 16 heads).",
 )

@@ -12,8 +12,8 @@ import pytest
 
 import keras_landmarks
 from keras_landmarks.config import builder_parameters
-from keras_landmarks.export.convert import convert
-from keras_landmarks.export.verify import verify
+from keras_landmarks.export import convert, verify
+from keras_landmarks.export.parity import FLOAT_TOLERANCE
 from keras_landmarks.registry import get_spec
 
 
@@ -41,7 +41,7 @@ def test_converts_to_every_format_with_parity(name, tmp_path):
     formats = sorted({a["format"] for a in manifest["artifacts"]})
     assert formats == ["onnx", "saved_model", "tflite"]
     for art in manifest["artifacts"]:
-        assert art["parity"]["passed"] and art["parity"]["max_error"] <= 1e-4, (art["path"], art["parity"])
+        assert art["parity"]["passed"] and art["parity"]["max_error"] <= FLOAT_TOLERANCE, (art["path"], art["parity"])
         if art["format"] == "tflite":
             assert art["builtin_ops_only"], art["ops"]
     # The Keras outputs the artifacts were compared against are not degenerate.
@@ -63,7 +63,7 @@ def test_full_size_conversion(name, tmp_path):
                             timeout=1800)
     assert result.returncode == 0, result.stderr[-3000:]
     manifest = json.loads((tmp_path / name / "manifest.json").read_text())
-    assert all(a["parity"]["passed"] and a["parity"]["max_error"] <= 1e-4 for a in manifest["artifacts"])
+    assert all(a["parity"]["passed"] and a["parity"]["max_error"] <= FLOAT_TOLERANCE for a in manifest["artifacts"])
     assert "warnings" not in manifest, manifest["warnings"]
     peaks = [manifest["peak_memory_mb"], manifest.get("peak_memory_mb_child_processes", 0)]
     if name == "vgg19":

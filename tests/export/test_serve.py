@@ -16,7 +16,7 @@ import urllib.request
 import numpy as np
 import pytest
 
-from keras_landmarks.export.convert import convert
+from keras_landmarks.export import convert
 from keras_landmarks.export.serving import RequestError, SavedModelPredictor
 
 pytest.importorskip("kserve", reason="the serve extra is not installed")

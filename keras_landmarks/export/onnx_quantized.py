@@ -1,0 +1,174 @@
+"""ONNX variants for inference servers, made from the float ONNX model by onnxruntime's own tools.
+
+- `onnx_fp16` (`<name>_fp16.onnx`): float16 weights and activations, for GPU servers (Triton's or
+  onnxruntime's CUDA / TensorRT providers), by `onnxruntime.transformers.float16`; inputs and outputs
+  stay float32 (`keep_io_types`), so requests and parity inputs are the float model's. Gate: ≤ 1e-2.
+- `onnx_int8` (`<name>_int8.onnx`): static QDQ quantization by `onnxruntime.quantization.quantize_static`
+  (uint8 activations, int8 weights per output channel), calibrated on the same samples as TFLite int8.
+  Gated like TFLite int8: agreement and accuracy with labelled data, else SQNR reported.
+
+Both run in a child process when the plan isolates (big models), so what the tools hold returns at exit.
+"""
+
+import os
+import pathlib
+import tempfile
+
+import numpy as np
+
+from keras_landmarks._quiet import native_output_muted
+from keras_landmarks.errors import ExportError
+from keras_landmarks.export.artifact import Format, Written
+from keras_landmarks.export.onnx import OnnxRunner, onnx_files
+
+
+def _has_external_data(path):
+    return len(onnx_files(path)) > 1
+
+
+def _save(proto, path, external):
+    import onnx
+
+    path = pathlib.Path(path)
+    if external:
+        onnx.save_model(proto, str(path), save_as_external_data=True, all_tensors_to_one_file=True,
+                        location=path.name + ".data", size_threshold=1024)
+    else:
+        onnx.save_model(proto, str(path))
+    try:
+        onnx.checker.check_model(str(path))
+    except onnx.checker.ValidationError as error:
+        raise ExportError(f"The ONNX graph fails onnx.checker: {str(error).splitlines()[0]}") from error
+
+
+def _sort_nodes(graph):
+    """Order the graph's nodes so that each comes after the nodes whose outputs it reads (the float16
+    converter appends its input casts at the end, which onnx.checker refuses)."""
+    available = {i.name for i in graph.input} | {t.name for t in graph.initializer} | {""}
+    pending, ordered = list(graph.node), []
+    while pending:
+        ready = [n for n in pending if all(name in available for name in n.input)]
+        if not ready:
+            raise ExportError("The float16 ONNX graph has a cycle or reads a tensor nothing produces.")
+        for node in ready:
+            available.update(node.output)
+        ordered += ready
+        ready_ids = {id(n) for n in ready}
+        pending = [n for n in pending if id(n) not in ready_ids]
+    copies = [type(n)() for n in ordered]
+    for copy, node in zip(copies, ordered):
+        copy.CopyFrom(node)
+    del graph.node[:]
+    graph.node.extend(copies)
+
+
+def to_fp16(source, path):
+    """Write the float16 version of the ONNX model at `source` to `path` (inputs and outputs float32)."""
+    import onnx
+
+    with native_output_muted():
+        from onnxruntime.transformers.float16 import convert_float_to_float16
+
+    external = _has_external_data(source)
+    model = onnx.load(str(source))
+    half = convert_float_to_float16(model, keep_io_types=True, disable_shape_infer=external)
+    del model
+    _sort_nodes(half.graph)
+    _save(half, path, external)
+
+
+class _Samples:
+    """onnxruntime's CalibrationDataReader protocol over a list of input dicts."""
+
+    def __init__(self, samples):
+        self._iterator = iter(samples)
+
+    def get_next(self):
+        return next(self._iterator, None)
+
+
+def to_int8(source, path, calibration):
+    """Quantize the ONNX model at `source` to QDQ int8 at `path`, calibrated on `calibration` (input dicts)."""
+    with native_output_muted():
+        from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
+
+    reader = type("Reader", (_Samples, CalibrationDataReader), {})(calibration)
+    try:
+        with native_output_muted():
+            quantize_static(str(source), str(path), reader, quant_format=QuantFormat.QDQ, per_channel=True,
+                            activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
+                            use_external_data_format=_has_external_data(source))
+    except Exception as error:
+        raise ExportError(f"onnxruntime quantization failed: {str(error).strip().splitlines()[0]}") from error
+
+
+def _fp16_child(source, path):
+    to_fp16(source, path)
+
+
+def _int8_child(source, path, calibration_file):
+    with np.load(calibration_file) as data:
+        count = len({key.split("/", 1)[0] for key in data.files})
+        samples = [{key.split("/", 1)[1]: data[key] for key in data.files if key.startswith(f"{i}/")}
+                   for i in range(count)]
+    to_int8(source, path, samples)
+
+
+class _OnnxVariant(Format):
+    family = "onnx"
+    runtime = "onnxruntime"
+    sources = ("onnx",)
+
+    def filename(self, plan):
+        return f"{plan.name}_{self.variant}.onnx"
+
+    def runner(self, path, num_threads=None):
+        return OnnxRunner(path, num_threads=num_threads)
+
+    def files(self, path):
+        return onnx_files(path)
+
+    def _run(self, ctx, path, function, *child_args):
+        """`function(source, path)` here, or `_<variant>_child(source, path, *child_args)` in a child process
+        when the plan isolates; returns the child's peak memory (or None)."""
+        source = ctx.source("onnx")
+        try:
+            if not ctx.plan.isolate:
+                function(source, path)
+                return None
+            from keras_landmarks.export import _child
+
+            return _child.run(f"{__name__}:_{self.variant}_child", source, path, *child_args,
+                              what=f"ONNX {self.variant} conversion", scratch=path.parent)
+        except BaseException:
+            for leftover in onnx_files(path):
+                leftover.unlink(missing_ok=True)
+            raise
+
+
+class OnnxFp16Format(_OnnxVariant):
+    name = "onnx_fp16"
+    variant = "fp16"
+
+    def write(self, ctx, path):
+        return Written(child_peak=self._run(ctx, path, to_fp16), details={"opset": ctx.plan.opset,
+                                                                          "io_dtype": "float32"})
+
+
+class OnnxInt8Format(_OnnxVariant):
+    name = "onnx_int8"
+    variant = "int8"
+    needs_calibration = True
+
+    def write(self, ctx, path):
+        plan = ctx.plan
+        details = {"opset": plan.opset, "quantization": "QDQ static: uint8 activations, int8 per-channel weights",
+                   "calibration": plan.calibration_source}
+        quantize = lambda source, target: to_int8(source, target, plan.calibration)  # noqa: E731
+        if not plan.isolate:
+            return Written(child_peak=self._run(ctx, path, quantize), details=details)
+        with tempfile.TemporaryDirectory(prefix="keras_landmarks_calibration_", dir=path.parent) as tmp:
+            calibration = os.path.join(tmp, "calibration.npz")
+            np.savez(calibration, **{f"{i}/{k}": np.asarray(v) for i, sample in enumerate(plan.calibration)
+                                     for k, v in sample.items()})
+            return Written(child_peak=self._run(ctx, path, quantize, calibration), details=details)

@@ -1,0 +1,185 @@
+"""Parity: the inputs artifacts are checked on, the gates they must pass, and how fast they run.
+
+Every artifact runs in its own runtime on the Keras model's inputs (several seeds, batch 1 and a larger
+batch, two sequence lengths for token models). Gates, by the artifact's precision:
+
+- float (SavedModel, TFLite float, ONNX): max-abs error over the output's scale ≤ `FLOAT_TOLERANCE`;
+- fp16: ≤ `FP16_TOLERANCE`;
+- quantized (dynamic-range, int8): top-1 agreement ≥ `INT8_AGREEMENT` and an accuracy drop ≤
+  `INT8_ACCURACY_DROP` when labelled evaluation data is given (only meaningful for trained weights);
+  otherwise the signal-to-quantization-noise ratio is reported.
+
+Latency is measured at the shape a user runs (`keras_landmarks.inputs.representative_length`: token
+models at length 128 unless told otherwise, images at their input size), batch 1 and 8.
+"""
+
+import os
+import pathlib
+import tempfile
+import time
+
+import numpy as np
+
+from keras_landmarks.export.signature import keras_outputs, output_names, relative_error
+
+FLOAT_TOLERANCE = 1e-4
+FP16_TOLERANCE = 1e-2
+INT8_AGREEMENT = 0.99
+INT8_ACCURACY_DROP = 0.01
+SEEDS = (0, 1, 2)
+LENGTHS = (8, 16)
+LARGE_BATCH = 4
+LATENCY_BATCHES = (1, 8)
+LATENCY_RUNS = 10
+LATENCY_BUDGET_S = 5.0  # per artifact and batch: fewer timed runs (at least 3) for slow models
+
+
+def cases(model, kinds, batch_size=None):
+    """Parity inputs: [(label, {input name: array})] over seeds × batch sizes (× two lengths for token models)."""
+    from keras_landmarks.inputs import has_dynamic_length, sample_inputs
+
+    batches = (batch_size,) if batch_size else (1, LARGE_BATCH)
+    lengths = LENGTHS if has_dynamic_length(model) else (LENGTHS[0],)
+    return [(f"seed{s}_batch{b}" + (f"_length{n}" if len(lengths) > 1 else ""), sample_inputs(model, b, s, n, kinds))
+            for s in SEEDS for b in batches for n in lengths]
+
+
+def latency_inputs(model, kinds, length, batch_size=None):
+    """{batch: inputs} at the representative shape: `length` for dynamic dimensions (bounded by the
+    inputs' declared maximum), batch 1 and 8 (or the fixed batch)."""
+    from keras_landmarks.inputs import representative_length, sample_inputs
+
+    length = representative_length(kinds, length)
+    batches = (batch_size,) if batch_size else LATENCY_BATCHES
+    return {b: sample_inputs(model, b, 0, length, kinds) for b in batches}
+
+
+def save_cases(path, labelled, references):
+    """parity.npz: `label/input/name` and `label/output/name` arrays."""
+    np.savez(path, **{f"{label}/input/{k}": v for label, inputs in labelled for k, v in inputs.items()},
+             **{f"{label}/output/{k}": v for (label, _), ref in zip(labelled, references) for k, v in ref.items()})
+
+
+def load_cases(path):
+    """{label: {"input": {...}, "output": {...}}} from parity.npz."""
+    loaded = {}
+    with np.load(path) as data:
+        for key in data.files:
+            label, kind, name = key.split("/", 2)
+            loaded.setdefault(label, {"input": {}, "output": {}})[kind][name] = data[key]
+    return loaded
+
+
+def latency_ms(run, inputs):
+    """Median ms of up to `LATENCY_RUNS` timed calls after one warm-up (at least 3 within `LATENCY_BUDGET_S`)."""
+    run(inputs)
+    times = []
+    while len(times) < LATENCY_RUNS and (len(times) < 3 or sum(times) < LATENCY_BUDGET_S):
+        start = time.perf_counter()
+        run(inputs)
+        times.append(time.perf_counter() - start)
+    return round(1000 * float(np.median(times)), 3)
+
+
+def measure(run, inputs, timing):
+    """Outputs of `run` on each input dict, and {"batchN": ms} on the `timing` inputs ({batch: inputs})."""
+    outputs = [run(x) for x in inputs]
+    return outputs, {f"batch{b}": latency_ms(run, x) for b, x in (timing or {}).items()}
+
+
+def measure_in_child(format_name, path, parity_file, labels, timing_file=None):
+    """`measure` for an artifact loaded in a child process, so the runtime's memory returns at exit:
+    (outputs, latency, child peak in bytes)."""
+    from keras_landmarks.export import _child
+
+    with tempfile.TemporaryDirectory(prefix="keras_landmarks_outputs_") as tmp:
+        result = os.path.join(tmp, "outputs.npz")
+        peak = _child.run("keras_landmarks.export.parity:_measure_child", format_name, path, parity_file,
+                          timing_file or "", result, ",".join(labels), what=f"running {pathlib.Path(path).name}",
+                          scratch=tmp)
+        with np.load(result) as data:
+            outputs = [{key.split("/", 1)[1]: data[key] for key in data.files if key.startswith(f"{label}/")}
+                       for label in labels]
+            latency = {key.split("/", 1)[1]: float(data[key]) for key in data.files if key.startswith("latency/")}
+    return outputs, latency, peak
+
+
+def _measure_child(format_name, path, parity_file, timing_file, result, labels):
+    from keras_landmarks.export.formats import FORMATS
+
+    labels = labels.split(",")
+    stored = load_cases(parity_file)
+    timing = None
+    if timing_file:
+        timing = {int(b): {k.split("/", 1)[1]: v for k, v in stored_timing.items()}
+                  for b, stored_timing in _group(np.load(timing_file)).items()}
+    outputs, latency = measure(FORMATS[format_name].runner(path), [stored[label]["input"] for label in labels], timing)
+    np.savez(result, **{f"latency/{k}": v for k, v in latency.items()},
+             **{f"{label}/{k}": v for label, out in zip(labels, outputs) for k, v in out.items()})
+
+
+def _group(data):
+    grouped = {}
+    for key in data.files:
+        batch, name = key.split("/", 1)
+        grouped.setdefault(batch, {})[f"x/{name}"] = data[key]
+    return grouped
+
+
+def save_timing(path, timing):
+    np.savez(path, **{f"{b}/{k}": v for b, inputs in timing.items() for k, v in inputs.items()})
+
+
+def weak_references(references):
+    """Output names whose Keras values make a weak parity check: constant, or a saturated softmax (every
+    value 0 or 1), which any runtime reproduces exactly whatever it computes before the softmax."""
+    weak = []
+    for name in references[0]:
+        values = np.concatenate([np.ravel(np.asarray(ref[name], np.float64)) for ref in references])
+        saturated = np.all((np.abs(values) < 1e-6) | (np.abs(values - 1.0) < 1e-6))
+        if values.size and (np.ptp(values) == 0 or saturated):
+            weak.append(name)
+    return weak
+
+
+def sqnr_db(reference, actual):
+    noise = np.sum((np.asarray(reference, np.float64) - np.asarray(actual, np.float64)) ** 2)
+    signal = np.sum(np.asarray(reference, np.float64) ** 2)
+    return float("inf") if noise == 0 else round(float(10 * np.log10(signal / noise)), 2)
+
+
+def gate(precision, labels, actuals, references, tolerance=None, eval_data=None, model=None, make_runner=None):
+    """Compare an artifact's outputs with Keras's on every case; the parity record (with `passed`)."""
+    errors = {}
+    sqnr = []
+    for label, actual, expected in zip(labels, actuals, references):
+        errors[label] = max(relative_error(actual.get(k, np.array([])), v) for k, v in expected.items())
+        sqnr += [sqnr_db(v, actual[k]) for k, v in expected.items() if k in actual]
+    worst = max(errors.values())
+    record = {"max_error": worst, "cases": len(errors)}
+    if precision in ("float", "fp16"):
+        limit = tolerance if tolerance is not None else (FLOAT_TOLERANCE if precision == "float" else FP16_TOLERANCE)
+        record.update(tolerance=limit, passed=bool(worst <= limit), metric="max-abs error / output scale")
+        return record
+    record["sqnr_db"] = min(sqnr)
+    if eval_data is None:
+        record.update(passed=True, gate="none: weights without labelled evaluation data; SQNR reported")
+        return record
+    x, y = eval_data
+    name = model.inputs[0].name
+    output = output_names(model)[0]
+    run = make_runner()
+    keras_pred = keras_outputs(model, {name: x})[output].argmax(-1)
+    quant_pred = np.concatenate([run({name: x[i : i + 1]})[output] for i in range(len(x))]).argmax(-1)
+    agreement = float(np.mean(keras_pred == quant_pred))
+    drop = float(np.mean(keras_pred == y) - np.mean(quant_pred == y))
+    record.update(top1_agreement=agreement, accuracy_keras=float(np.mean(keras_pred == y)),
+                  accuracy_quantized=float(np.mean(quant_pred == y)), accuracy_drop=drop,
+                  gate=f"top-1 agreement >= {INT8_AGREEMENT}, accuracy drop <= {INT8_ACCURACY_DROP}",
+                  passed=bool(agreement >= INT8_AGREEMENT and drop <= INT8_ACCURACY_DROP))
+    return record
+
+
+def verify_limit(parity):
+    """The limit a re-check must meet: the gate's tolerance, else the error recorded at conversion."""
+    return parity.get("tolerance", parity["max_error"] * 1.01 + 1e-7)

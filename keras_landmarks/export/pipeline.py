@@ -1,0 +1,222 @@
+"""`convert()`: plan, then for each planned artifact write it, check it against Keras, time it, record it.
+
+Every option is checked and the plan frozen before any work (`plan.py`). Artifacts are written into a
+temporary folder inside `out`; each runs in its own runtime on the same inputs as the Keras model and
+must pass its gate (`parity.py`); only when every gate passes is the folder moved into place as
+`out/<name>/` with its `manifest.json` (`manifest.py`). A miss raises `ExportError` naming the artifact
+and its error, and leaves nothing in `out`.
+
+Memory (`memory.py`): for models over `ISOLATE_BYTES` of weights (or with `isolate=True`), the TFLite
+converter, onnxruntime's graph optimization and quantization and every artifact's parity run happen
+in child processes, because TensorFlow keeps most of what a loaded SavedModel or the converter
+allocated until the process ends.
+"""
+
+import json
+import os
+import pathlib
+import resource
+import shutil
+import sys
+import tempfile
+import time
+
+from keras_landmarks.errors import ConfigError, ExportError
+from keras_landmarks.export import manifest as manifests
+from keras_landmarks.export import memory, parity
+from keras_landmarks.export.artifact import Context
+from keras_landmarks.export.formats import FORMATS
+from keras_landmarks.export.plan import Plan, calibration, check_options, resolve_model, select_formats
+from keras_landmarks.export.signature import keras_outputs
+
+
+def _log(plan, message):
+    if not plan.quiet:
+        print(message, file=sys.stderr, flush=True)
+
+
+def make_plan(model_or_name, *, formats, quantize, representative_data, eval_data, overrides, batch_size, version,
+              out, overwrite, allow_flex, tolerance, opset, isolate, check_memory, stream_tflite_weights, bench_length,
+              inputs, progress):
+    """Check every option and take every decision; returns (Plan, output folder)."""
+    from keras_landmarks.export.onnx import DEFAULT_OPSET
+    from keras_landmarks.inputs import BENCH_LENGTH, input_kinds, representative_length
+
+    chosen = select_formats(formats, quantize)
+    out = check_options(batch_size, version, out)
+    bench_length = BENCH_LENGTH if bench_length is None else bench_length
+    if not isinstance(bench_length, int) or isinstance(bench_length, bool) or bench_length < 1:
+        raise ConfigError(f"Invalid bench length {bench_length!r}: expected a positive integer.",
+                          key="bench_length", value=bench_length)
+    model, name, spec, config = resolve_model(model_or_name, overrides)
+    final = out / name
+    if final.exists() and not overwrite:
+        raise ConfigError(f"{str(final)!r} already exists; pass --overwrite (overwrite=True) to replace it.",
+                          key="out", value=str(final))
+    declared = {} if spec is None or spec.inputs is None else spec.inputs(config)
+    try:
+        kinds = input_kinds(model, {**declared, **(inputs or {})})
+    except ValueError as error:
+        raise ConfigError(str(error), key="inputs", value=sorted(inputs or {})) from None
+    weights = memory.weight_bytes(model)
+    tflite_variants = [f.variant for f in chosen if f.family == "tflite"]
+    streamed = bool(tflite_variants) and memory.tflite_streamed(name, weights, tflite_variants, check_memory,
+                                                                stream_tflite_weights)
+    needs = any(f.needs_calibration for f in chosen)
+    samples, source = calibration(model, spec, config, kinds, representative_data) if needs else (None, None)
+    io_inputs, io_outputs = manifests.io_spec(model, batch_size)
+    length = representative_length(kinds, bench_length)
+    latency_shape = {t.name: [1, *(length if d is None else int(d) for d in t.shape[1:])] for t in model.inputs}
+    plan = Plan(
+        model=model, name=name, spec=spec, config=config, kinds=kinds, formats=chosen,
+        extra_signatures=spec.signatures(model) if spec is not None and spec.signatures else {},
+        inputs=io_inputs, outputs=io_outputs, latency_shape=latency_shape, batch_size=batch_size, version=version,
+        calibration=samples, calibration_source=source, eval_data=eval_data, allow_flex=allow_flex,
+        tolerance=tolerance, opset=opset or DEFAULT_OPSET,
+        isolate=weights > memory.ISOLATE_BYTES if isolate is None else bool(isolate), tflite_streamed=streamed,
+        bench_length=bench_length, quiet=not progress)
+    return plan, out
+
+
+def convert(model_or_name, *, formats=("saved_model", "tflite", "onnx"), quantize=("none",), representative_data=None,
+            eval_data=None, overrides=None, batch_size=None, version=1, out="exports", overwrite=False,
+            allow_flex=False, tolerance=None, opset=None, isolate=None, check_memory=True, stream_tflite_weights=None,
+            bench_length=None, inputs=None, progress=True):
+    """Convert a registry model (by name), a `.keras` file or a `keras.Model`, and prove each artifact.
+
+    Args:
+        formats: names from the format table (`keras_landmarks.export.FORMATS`: "saved_model", "tflite",
+            "tflite_fp16", ..., "onnx", "onnx_fp16", "onnx_int8", "triton") or families ("tflite",
+            "onnx"), which contribute the variants named in `quantize`.
+        quantize: variants of the named families: "none" (float32), "fp16", "dynamic" (TFLite
+            dynamic-range), "int8" (full integer: TFLite int8, ONNX QDQ int8).
+        representative_data: int8 calibration: a .npz path (one array per input name) or an iterable
+            of input dicts. Registry models fall back on their real data, else on synthetic data drawn
+            from their declared input kinds.
+        eval_data: (inputs, labels) for the int8 / dynamic accuracy gate (single-input classifiers).
+        overrides: registry overrides, as `build(name, **overrides)`.
+        batch_size: a fixed batch dimension; None (default) keeps it dynamic.
+        version: the version folder of TF Serving and Triton (`saved_model/<version>/`).
+        out: the output folder; artifacts go to `out/<name>/`.
+        overwrite: replace an existing `out/<name>/`.
+        allow_flex: allow TensorFlow (Flex) ops in TFLite files.
+        tolerance: replace the float / fp16 tolerance (0 forces a miss, for testing the gate).
+        opset: the ONNX opset (default: `keras_landmarks.export.onnx.DEFAULT_OPSET`).
+        isolate: convert, quantize and check artifacts in child processes, so their memory returns
+            when each ends. None (default): for models with more than `memory.ISOLATE_BYTES` of weights.
+        check_memory: before any work, compare the TFLite converter's need with the memory available;
+            where it does not fit, the float TFLite file is written with streamed weights if that fits,
+            otherwise (or for quantized TFLite variants) the conversion is refused.
+        stream_tflite_weights: force (True) or forbid (False) streamed weights for the float TFLite file.
+        bench_length: the sequence length latency is measured at for token models (default 128, or the
+            model's longest if shorter).
+        inputs: {input name: keras_landmarks.inputs.InputKind} for inputs the model does not declare.
+        progress: report each artifact on stderr as it is converted and checked.
+
+    Returns the manifest (a dict, also written as `out/<name>/manifest.json`); `format_table(manifest)`
+    renders the summary table.
+
+    Raises:
+        ConfigError: a bad option, an unknown model, an existing output without `overwrite`.
+        ExportError: a conversion failed, an artifact missed its parity gate, or the TFLite converter
+            would not fit in the available memory (nothing is written).
+    """
+    started = time.perf_counter()
+    plan, out = make_plan(model_or_name, formats=formats, quantize=quantize, representative_data=representative_data,
+                          eval_data=eval_data, overrides=overrides, batch_size=batch_size, version=version, out=out,
+                          overwrite=overwrite, allow_flex=allow_flex, tolerance=tolerance, opset=opset, isolate=isolate,
+                          check_memory=check_memory, stream_tflite_weights=stream_tflite_weights,
+                          bench_length=bench_length, inputs=inputs, progress=progress)
+    final = out / plan.name
+    out.mkdir(parents=True, exist_ok=True)
+    for stale in out.glob(f".{plan.name}.*"):  # left by a conversion that was killed (SIGKILL skips cleanup)
+        shutil.rmtree(stale, ignore_errors=True)
+    work = pathlib.Path(tempfile.mkdtemp(prefix=f".{plan.name}.", dir=out))
+    umask = os.umask(0)
+    os.umask(umask)
+    work.chmod(0o777 & ~umask)  # mkdtemp makes it private; the export is an ordinary folder
+    try:
+        manifest = run(plan, work)
+        manifest["conversion_seconds"] = round(time.perf_counter() - started, 2)
+        manifest["peak_memory_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+        children = [a["peak_memory_mb"] for a in manifest["artifacts"] if "peak_memory_mb" in a]
+        if children:
+            manifest["peak_memory_mb_child_processes"] = max(children)
+        (work / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str))
+        if final.exists():
+            shutil.rmtree(final)
+        os.replace(work, final)  # same file system: the finished export appears at once
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+    return manifest
+
+
+def run(plan, work):
+    """Write, check, time and record every planned artifact in `work`; returns the manifest."""
+    model = plan.model
+    labelled = parity.cases(model, plan.kinds, plan.batch_size)
+    references = [keras_outputs(model, inputs) for _, inputs in labelled]
+    parity.save_cases(work / "parity.npz", labelled, references)
+    timing = parity.latency_inputs(model, plan.kinds, plan.bench_length, plan.batch_size)
+    timing_file = work / ".sources" / "latency.npz"
+    timing_file.parent.mkdir()
+    parity.save_timing(timing_file, timing)
+    ctx = Context(plan, work, FORMATS)
+    artifacts = []
+    for index, fmt in enumerate(plan.formats, 1):
+        where = " (in a child process)" if plan.isolate else ""
+        _log(plan, f"[{index}/{len(plan.formats)}] {plan.name}: {fmt.label()}{where} ...")
+        path = work / fmt.filename(plan)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        start = time.perf_counter()
+        try:
+            written = fmt.write(ctx, path)
+        except ExportError as error:
+            raise ExportError(f"{plan.name}: {fmt.label()}: {error}") from error
+        seconds = round(time.perf_counter() - start, 2)
+        ctx.add(fmt, path, plan.batch_size)
+        memory.release_memory()  # what writing the artifact left freed, for the child processes that follow
+        pairs = [(case, ref) for case, ref in zip(labelled, references)
+                 if written.fixed_batch is None or len(next(iter(case[1].values()))) == written.fixed_batch]
+        labels = [label for (label, _), _ in pairs]
+        fixed_timing = {b: x for b, x in timing.items() if written.fixed_batch in (None, b)} if fmt.timed else {}
+        run_peak = None
+        if plan.isolate:
+            # TensorFlow keeps most of a loaded SavedModel after it is deleted: load artifacts in a child.
+            parity.save_timing(timing_file, fixed_timing)
+            actuals, latency, run_peak = parity.measure_in_child(fmt.name, path, work / "parity.npz", labels,
+                                                                 timing_file)
+        else:
+            runner = fmt.runner(path)
+            actuals, latency = parity.measure(runner, [inputs for (_, inputs), _ in pairs], fixed_timing)
+            del runner
+            memory.release_memory()
+        verdict = parity.gate(fmt.precision, labels, actuals, [r for _, r in pairs], plan.tolerance,
+                              plan.eval_data if fmt.precision == "quantized" else None, model,
+                              lambda: fmt.runner(path))
+        entry = manifests.record(fmt, work, path, written, plan, verdict, latency, seconds, run_peak)
+        artifacts.append(entry)
+        passed = "ok" if verdict["passed"] else "MISS"
+        detail = f"max error {verdict['max_error']:.2e}" + (
+            f", SQNR {verdict['sqnr_db']} dB" if "sqnr_db" in verdict else "")
+        peak = f", converter process peak {written.child_peak / 2**20:,.0f} MB" if written.child_peak else ""
+        times = ", ".join(f"{ms} ms/{b.replace('batch', 'batch-')}" for b, ms in latency.items())
+        _log(plan, f"      {seconds:.1f} s{peak}, {entry['size_bytes'] / 1e6:.2f} MB, {detail}"
+                   f"{', ' + times if times else ''}: {passed}")
+        if not verdict["passed"]:
+            limit = verdict.get("tolerance", verdict.get("gate"))
+            raise ExportError(f"{plan.name}: {fmt.label()} does not match the Keras model: {detail} (gate: {limit}).")
+    shutil.rmtree(work / ".sources", ignore_errors=True)
+    return manifests.build(plan, artifacts, [label for label, _ in labelled], _warnings(plan, references))
+
+
+def _warnings(plan, references):
+    weak = parity.weak_references(references)
+    if not weak:
+        return []
+    hint = (" Convert with --set classifier_activation=None (overrides={'classifier_activation': None}) to "
+            "compare logits." if plan.spec is not None and "classifier_activation" in plan.config else "")
+    return [f"The Keras outputs {weak} are constant or a saturated softmax (all 0 or 1) on the parity inputs, "
+            f"as an untrained deep network's often are: every artifact matches them trivially, so parity on "
+            f"them says little.{hint}"]

@@ -1,0 +1,172 @@
+"""The plan: every option checked and every decision taken before any work, frozen.
+
+`make_plan(...)` resolves the model (a registry name, a `.keras` file or a `keras.Model`), reads what
+the model declares (input kinds and extra signatures, from its registry entry), picks the artifacts
+from the format table (`--formats` names formats or families; a family contributes the variants named
+in `--quantize`), orders them so that each source comes before what is made from it, loads the
+calibration data, and runs the memory check. Steps read the plan; none changes it.
+"""
+
+import dataclasses
+import os
+import pathlib
+
+import numpy as np
+
+from keras_landmarks.errors import ConfigError
+from keras_landmarks.export.formats import FORMATS, QUANTIZATIONS, families
+
+CALIBRATION_SAMPLES = 200  # real samples, where a model has some
+SYNTHETIC_CALIBRATION_SAMPLES = 64
+
+
+@dataclasses.dataclass(frozen=True)
+class Plan:
+    model: object
+    name: str
+    spec: object  # registry ModelSpec, or None
+    config: dict
+    kinds: dict  # {input name: keras_landmarks.inputs.InputKind}
+    formats: tuple  # Format objects, in the order they are written
+    extra_signatures: dict  # {signature name: tf.function}, served beside serving_default
+    inputs: list  # [{name, shape, dtype}] as exported (batch as planned)
+    outputs: list
+    latency_shape: dict  # {input name: shape} at batch 1 that latency is measured at
+    batch_size: int | None = None
+    version: int = 1
+    calibration: list | None = None
+    calibration_source: str | None = None
+    eval_data: tuple | None = None
+    allow_flex: bool = False
+    tolerance: float | None = None
+    opset: int = 17
+    isolate: bool = False
+    tflite_streamed: bool = False
+    bench_length: int = 128
+    quiet: bool = False
+
+
+def resolve_model(model_or_name, overrides):
+    """(model, name, spec or None, full config) for a registry name, a `.keras` path or a keras.Model."""
+    import keras
+
+    from keras_landmarks import registry
+
+    if isinstance(model_or_name, keras.Model):
+        if overrides:
+            raise ConfigError("Overrides (--set) apply to registry names, not to a model instance.")
+        spec, config = registry.built_from(model_or_name) or (None, {})
+        return model_or_name, model_or_name.name, spec, config
+    text = str(model_or_name)
+    if text.endswith(".keras"):
+        path = pathlib.Path(text)
+        if not path.is_file():
+            raise ConfigError(f"No such .keras file: {text!r}")
+        if overrides:
+            raise ConfigError("Overrides (--set) apply to registry names, not to a .keras file.")
+        import keras_landmarks  # noqa: F401  (registers the custom layers the file may use)
+
+        return keras.saving.load_model(path), path.stem, None, {}
+    spec = registry.get_spec(text)  # UnknownModelError names close matches
+    model = registry.build(text, **(overrides or {}))
+    return model, spec.name, spec, spec.full_config(**(overrides or {}))
+
+
+def select_formats(formats, quantize):
+    """The Format objects that `formats` (format or family names) and `quantize` (variants) ask for,
+    ordered so that every source is written before the formats made from it."""
+    formats, quantize = tuple(formats), tuple(quantize)
+    known = families()
+    unknown = [f for f in formats if f not in FORMATS and f not in known]
+    if unknown or not formats:
+        allowed = ", ".join(dict.fromkeys([*known, *FORMATS]))
+        raise ConfigError(f"Unknown format {unknown[0] if unknown else '(none)'!r}. Allowed: {allowed}",
+                          key="formats", value=formats)
+    bad = [q for q in quantize if q not in QUANTIZATIONS]
+    if bad or not quantize:
+        raise ConfigError(f"Unknown quantization {bad[0] if bad else '(none)'!r}. Allowed: {', '.join(QUANTIZATIONS)}",
+                          key="quantize", value=quantize)
+    chosen = []
+    for fmt in FORMATS.values():
+        single = len(known[fmt.family]) == 1  # a family with one variant is taken whatever --quantize says
+        if fmt.name in formats or (fmt.family in formats and (single or fmt.variant in quantize)):
+            chosen.append(fmt)
+    named = {f for f in formats if f in known}
+    for variant in quantize:
+        if named and not any(fmt.variant == variant for fmt in chosen if fmt.family in named):
+            offered = dict.fromkeys(f.family for f in FORMATS.values() if f.variant == variant)
+            raise ConfigError(f"Quantization {variant!r} applies to {', '.join(offered)}, which --formats "
+                              f"{','.join(formats)} leaves out.", key="quantize", value=quantize)
+    return _sources_first(chosen)
+
+
+def _sources_first(chosen):
+    names = {f.name for f in chosen}
+    ordered, placed = [], set()
+
+    def place(fmt):
+        if fmt.name in placed:
+            return
+        for source in fmt.sources:
+            if source in names:
+                place(FORMATS[source])
+        ordered.append(fmt)
+        placed.add(fmt.name)
+
+    for fmt in chosen:
+        place(fmt)
+    return tuple(ordered)
+
+
+def check_options(batch_size, version, out):
+    if batch_size is not None and (not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1):
+        raise ConfigError(f"Invalid batch size {batch_size!r}: expected a positive integer or 'dynamic'.",
+                          key="batch_size", value=batch_size)
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise ConfigError(f"Invalid version {version!r}: expected a positive integer (TF Serving's version folder).",
+                          key="version", value=version)
+    out = pathlib.Path(out)
+    probe = out
+    while not probe.exists():
+        probe = probe.parent
+    if not probe.is_dir() or not os.access(probe, os.W_OK | os.X_OK):
+        raise ConfigError(f"Output folder {str(out)!r} is not writable ({str(probe)!r} is not a writable folder).",
+                          key="out", value=str(out))
+    return out
+
+
+def _load_representative(path, model):
+    """A .npz file of arrays keyed by input name, first dimension = samples."""
+    path = pathlib.Path(path)
+    if not path.is_file():
+        raise ConfigError(f"No such representative data file: {str(path)!r}")
+    data = dict(np.load(path))
+    missing = [t.name for t in model.inputs if t.name not in data]
+    if missing:
+        raise ConfigError(f"Representative data {str(path)!r} lacks inputs {missing}; it has {sorted(data)}")
+    count = len(next(iter(data.values())))
+    return [{k: data[k][i : i + 1] for k in (t.name for t in model.inputs)} for i in range(count)]
+
+
+def calibration(model, spec, config, kinds, representative_data):
+    """Calibration samples for int8, and where they come from."""
+    from keras_landmarks.export.parity import LENGTHS
+    from keras_landmarks.inputs import sample_inputs
+
+    if representative_data is not None:
+        if isinstance(representative_data, (str, os.PathLike)):
+            return _load_representative(representative_data, model), f"file {representative_data}"
+        return list(representative_data), "given by the caller"
+    if spec is not None and spec.sample_data is not None:
+        inputs, _ = spec.sample_data(config)
+        name = model.inputs[0].name
+        samples = [{name: inputs[i : i + 1]} for i in range(min(CALIBRATION_SAMPLES, len(inputs)))]
+        return samples, spec.sample_data.__doc__.strip()
+    if spec is not None:
+        samples = [sample_inputs(model, 1, 1000 + i, LENGTHS[0], kinds) for i in range(SYNTHETIC_CALIBRATION_SAMPLES)]
+        described = ", ".join(f"{n}: {k.describe()['kind']}" for n, k in kinds.items())
+        return samples, (f"synthetic: {SYNTHETIC_CALIBRATION_SAMPLES} samples drawn from the declared input kinds "
+                         f"({described}); this model has no real data here, so int8 ranges fit these, not a real "
+                         "input distribution")
+    raise ConfigError("int8 quantization needs representative data (--representative-data FILE.npz with one array "
+                      "per input name) for a model that is not in the registry.", key="quantize", value="int8")

@@ -1,0 +1,169 @@
+"""What a model's inputs are: kinds that a model declares where it is registered.
+
+Export reads these declarations and never a model's family: the parity inputs, the synthetic
+calibration data and the shape at which latency is measured all come from them.
+
+    register("gpt2", ..., inputs=lambda c: {"token_ids": TokenIds(c["vocabulary_size"], c["max_sequence_length"]),
+                                            "padding_mask": PaddingMask()})
+
+A kind draws valid values for a shape (`sample`) and says what its values are (`describe`, recorded
+in the manifest). An input a model does not declare is a `Floats` input if it is a float tensor, and a
+`TokenIds` input over the smallest embedding table of the model if it is an integer tensor
+(`infer_kinds`). `sample_inputs(model, batch, seed, length)` draws one input dict.
+"""
+
+import dataclasses
+
+import numpy as np
+
+# Token models are timed at this sequence length unless told otherwise (a length such models serve).
+BENCH_LENGTH = 128
+
+
+@dataclasses.dataclass(frozen=True)
+class InputKind:
+    """Base class: the values an input takes. `max_length` bounds a dynamic dimension where it has one."""
+
+    max_length = None
+
+    def sample(self, rng, shape, dtype):
+        raise NotImplementedError
+
+    def describe(self):
+        return {"kind": type(self).__name__, **dataclasses.asdict(self)}
+
+
+@dataclasses.dataclass(frozen=True)
+class Floats(InputKind):
+    """Real-valued features, standard normal."""
+
+    def sample(self, rng, shape, dtype):
+        return rng.standard_normal(shape).astype(dtype)
+
+
+@dataclasses.dataclass(frozen=True)
+class Image(InputKind):
+    """Images (B, H, W, C). `value_range=(low, high)`: pixel values uniform in that range; None: the
+    model takes normalised images (mean 0, standard deviation 1)."""
+
+    value_range: tuple | None = None
+
+    def sample(self, rng, shape, dtype):
+        if self.value_range is None:
+            return rng.standard_normal(shape).astype(dtype)
+        low, high = self.value_range
+        return rng.uniform(low, high, shape).astype(dtype)
+
+
+@dataclasses.dataclass(frozen=True)
+class Latent(InputKind):
+    """A generator's latent vector z ~ N(0, I) (or U(-1, 1) with `distribution="uniform"`)."""
+
+    distribution: str = "normal"
+
+    def sample(self, rng, shape, dtype):
+        if self.distribution == "uniform":
+            return rng.uniform(-1.0, 1.0, shape).astype(dtype)
+        return rng.standard_normal(shape).astype(dtype)
+
+
+@dataclasses.dataclass(frozen=True)
+class Observation(InputKind):
+    """An agent's observation (e.g. stacked 84×84 frames), uniform in `value_range`; integer dtypes
+    draw integers."""
+
+    value_range: tuple = (0.0, 1.0)
+
+    def sample(self, rng, shape, dtype):
+        low, high = self.value_range
+        if np.issubdtype(np.dtype(dtype), np.integer):
+            return rng.integers(int(low), int(high) + 1, shape).astype(dtype)
+        return rng.uniform(low, high, shape).astype(dtype)
+
+
+@dataclasses.dataclass(frozen=True)
+class TokenIds(InputKind):
+    """Token ids in [0, vocabulary_size); `padding_id` is never drawn. `max_length`: the longest
+    sequence the model takes (its position table), None if unbounded."""
+
+    vocabulary_size: int
+    max_length: int | None = None
+    padding_id: int = 0
+
+    def sample(self, rng, shape, dtype):
+        ids = rng.integers(0, max(self.vocabulary_size, 2) - 1, shape)
+        return (ids + (ids >= self.padding_id)).astype(dtype)  # skip the padding id
+
+
+@dataclasses.dataclass(frozen=True)
+class PaddingMask(InputKind):
+    """1 for real tokens, 0 for padding. Examples after the first have their last two positions
+    padded, so masks are exercised."""
+
+    def sample(self, rng, shape, dtype):
+        mask = np.ones(shape, dtype)
+        mask[1:, -2:] = 0
+        return mask
+
+
+@dataclasses.dataclass(frozen=True)
+class SegmentIds(InputKind):
+    """Which segment each token belongs to: the first half 0, the second half 1."""
+
+    num_segments: int = 2
+
+    def sample(self, rng, shape, dtype):
+        return (np.arange(shape[1]) >= shape[1] // 2).astype(dtype)[None].repeat(shape[0], 0)
+
+
+def _vocabulary_size(model):
+    """The smallest token vocabulary among the model's embeddings (segment tables excluded)."""
+    import keras
+
+    sizes = [layer.input_dim for layer in model._flatten_layers()
+             if isinstance(layer, keras.layers.Embedding) and "segment" not in layer.name]
+    return min(sizes) if sizes else 2
+
+
+def infer_kinds(model):
+    """Kinds for a model that declares none: float inputs are `Floats`, integer inputs `TokenIds`."""
+    kinds = {}
+    for tensor in model.inputs:
+        if "int" in str(tensor.dtype):
+            kinds[tensor.name] = TokenIds(_vocabulary_size(model))
+        else:
+            kinds[tensor.name] = Floats()
+    return kinds
+
+
+def input_kinds(model, declared=None):
+    """{input name: InputKind} for every input of `model`: the declared ones, the rest inferred."""
+    inferred = infer_kinds(model)
+    declared = dict(declared or {})
+    unknown = sorted(set(declared) - set(inferred))
+    if unknown:
+        raise ValueError(f"Input kinds declared for {unknown}, which the model does not take; its inputs are "
+                         f"{sorted(inferred)}")
+    return {name: declared.get(name, kind) for name, kind in inferred.items()}
+
+
+def has_dynamic_length(model):
+    """Token models: an input with an unknown dimension after the batch."""
+    return any(d is None for t in model.inputs for d in t.shape[1:])
+
+
+def representative_length(kinds, length=BENCH_LENGTH):
+    """The sequence length to time a model at: `length`, or less where an input is bounded."""
+    bounds = [k.max_length for k in kinds.values() if k.max_length]
+    return min([length, *bounds])
+
+
+def sample_inputs(model, batch=2, seed=0, length=6, kinds=None):
+    """{input name: np.ndarray} for `model`; unknown (dynamic) dimensions take `length`."""
+    rng = np.random.default_rng(seed)
+    kinds = kinds or input_kinds(model)
+    data = {}
+    for tensor in model.inputs:
+        shape = tuple(length if d is None else d for d in (batch, *tensor.shape[1:]))
+        data[tensor.name] = kinds[tensor.name].sample(rng, shape, tensor.dtype)
+    return data
