@@ -89,7 +89,8 @@ def select_formats(formats, quantize):
     chosen = []
     for fmt in FORMATS.values():
         single = len(known[fmt.family]) == 1  # a family with one variant is taken whatever --quantize says
-        if fmt.name in formats or (fmt.family in formats and (single or fmt.variant in quantize)):
+        named_itself = fmt.name in formats and fmt.name not in known  # "tflite" names the family, not its float file
+        if named_itself or (fmt.family in formats and (single or fmt.variant in quantize)):
             chosen.append(fmt)
     named = {f for f in formats if f in known}
     for variant in quantize:
