@@ -29,7 +29,7 @@ setup(
         # KServe's model server speaks TF Serving's REST API; it would upgrade setuptools past what
         # tensorflow_hub imports with.
         "serve": ["kserve>=0.21", "setuptools<81"],
-        "test": ["pytest", "psutil", "kserve>=0.21", "setuptools<81"],
+        "test": ["pytest", "psutil", "kserve>=0.21", "setuptools<81", "tritonclient[grpc]"],  # Triton's config schema
     },
     entry_points={"console_scripts": ["keras-landmarks=keras_landmarks.cli:main"]},
 )

@@ -4,7 +4,8 @@
   onnxruntime's CUDA / TensorRT providers), by `onnxruntime.transformers.float16`; inputs and outputs
   stay float32 (`keep_io_types`), so requests and parity inputs are the float model's. Gate: ≤ 1e-2.
 - `onnx_int8` (`<name>_int8.onnx`): static QDQ quantization by `onnxruntime.quantization.quantize_static`
-  (uint8 activations, int8 weights per output channel), calibrated on the same samples as TFLite int8.
+  (uint8 activations, int8 weights per output channel) of the convolutions and matrix products
+  (`INT8_OPS`), calibrated on the same samples as TFLite int8.
   Gated like TFLite int8: agreement and accuracy with labelled data, else SQNR reported.
 
 Both run in a child process when the plan isolates (big models), so what the tools hold returns at exit.
@@ -20,6 +21,12 @@ from keras_landmarks._quiet import native_output_muted
 from keras_landmarks.errors import ExportError
 from keras_landmarks.export.artifact import Format, Written
 from keras_landmarks.export.onnx import OnnxRunner, onnx_files
+
+
+# The ops computed in int8: where the multiply-adds are. Normalization, softmax, pooling and the
+# element-wise rest stay float (onnxruntime's own advice for transformers; quantizing LayerNorm's mean
+# as a pooling op fails at run time in onnxruntime 1.31).
+INT8_OPS = ("Conv", "ConvTranspose", "MatMul", "Gemm")
 
 
 def _has_external_data(path):
@@ -97,6 +104,7 @@ def to_int8(source, path, calibration):
         with native_output_muted():
             quantize_static(str(source), str(path), reader, quant_format=QuantFormat.QDQ, per_channel=True,
                             activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
+                            op_types_to_quantize=list(INT8_OPS),
                             use_external_data_format=_has_external_data(source))
     except Exception as error:
         raise ExportError(f"onnxruntime quantization failed: {str(error).strip().splitlines()[0]}") from error
@@ -162,7 +170,8 @@ class OnnxInt8Format(_OnnxVariant):
 
     def write(self, ctx, path):
         plan = ctx.plan
-        details = {"opset": plan.opset, "quantization": "QDQ static: uint8 activations, int8 per-channel weights",
+        details = {"opset": plan.opset, "quantization": "QDQ static: uint8 activations, int8 per-channel weights, "
+                   f"ops {', '.join(INT8_OPS)}; the rest in float",
                    "calibration": plan.calibration_source}
         quantize = lambda source, target: to_int8(source, target, plan.calibration)  # noqa: E731
         if not plan.isolate:

@@ -32,22 +32,29 @@ def _small(name):
 DEEPER = {"resnet34", "resnet34_v2", "resnet101", "resnet101_v2", "resnet152", "resnet152_v2", "resnet44",
           "resnet56", "resnet110", "plain44", "plain56", "vgg13", "vgg13_bn", "vgg19", "vgg19_bn", "bert_base",
           "bert_large", "gpt2_medium", "gpt2_large", "gpt2_xl", "transformer_big"}
+# Every format of the table that needs no option: servers (SavedModel, Triton) and edge files, float and
+# quantized ONNX.
+ALL_FORMATS = ("saved_model", "tflite", "onnx", "onnx_fp16", "onnx_int8", "triton")
 MODELS = [pytest.param(n, marks=pytest.mark.large) if n in DEEPER else n for n in keras_landmarks.list_models()]
 
 
 @pytest.mark.parametrize("name", MODELS)
 def test_converts_to_every_format_with_parity(name, tmp_path):
-    manifest = convert(name, overrides=_small(name), out=tmp_path, progress=False)
-    formats = sorted({a["format"] for a in manifest["artifacts"]})
-    assert formats == ["onnx", "saved_model", "tflite"]
+    manifest = convert(name, overrides=_small(name), formats=ALL_FORMATS, out=tmp_path, progress=False)
+    assert [a["artifact"] for a in manifest["artifacts"]] == list(ALL_FORMATS)
     for art in manifest["artifacts"]:
-        assert art["parity"]["passed"] and art["parity"]["max_error"] <= FLOAT_TOLERANCE, (art["path"], art["parity"])
+        assert art["parity"]["passed"], (art["path"], art["parity"])
+        if art["variant"] == "none":
+            assert art["parity"]["max_error"] <= FLOAT_TOLERANCE, (art["path"], art["parity"])
         if art["format"] == "tflite":
             assert art["builtin_ops_only"], art["ops"]
+    int8 = next(a for a in manifest["artifacts"] if a["artifact"] == "onnx_int8")
+    assert int8["parity"]["max_error"] > 0 and np.isfinite(int8["parity"]["sqnr_db"])  # really quantized
+    assert (tmp_path / name / "triton" / name / "config.pbtxt").is_file()
     # The Keras outputs the artifacts were compared against are not degenerate.
     outputs = [v for k, v in np.load(tmp_path / name / "parity.npz").items() if "/output/" in k]
     assert all(np.std(v) > 0 for v in outputs)
-    assert len(verify(tmp_path / name, quiet=True)) == 3
+    assert len(verify(tmp_path / name, quiet=True)) == len(ALL_FORMATS)
 
 
 @pytest.mark.large
