@@ -29,6 +29,8 @@ setup(
         # KServe's model server speaks TF Serving's REST API; it would upgrade setuptools past what
         # tensorflow_hub imports with.
         "serve": ["kserve>=0.21", "setuptools<81"],
+        # tools/bench.py times keras-hub's BERT and GPT-2 beside ours.
+        "bench": ["keras-hub"],
         "test": ["pytest", "psutil", "kserve>=0.21", "setuptools<81", "tritonclient[grpc]"],  # Triton's config schema
     },
     entry_points={"console_scripts": ["keras-landmarks=keras_landmarks.cli:main"]},

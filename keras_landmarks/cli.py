@@ -145,7 +145,7 @@ def _cmd_convert(args):
         representative_data=args.representative_data, overrides=parse_overrides(args.set),
         batch_size=_batch_size(args.batch_size), version=args.version, out=args.out, overwrite=args.overwrite,
         allow_flex=args.allow_flex, tolerance=args.tolerance, opset=args.opset, isolate=args.isolate,
-        check_memory=not args.skip_memory_check, bench_length=args.bench_length,
+        check_memory=not args.skip_memory_check, bench_length=args.bench_length, sequence_length=args.sequence_length,
     )
     print(format_table(manifest))
     print(f"written to {args.out.rstrip('/')}/{manifest['model']}/ (manifest.json lists every artifact)")
@@ -202,6 +202,8 @@ def _parser():
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config value (repeatable)")
     p.add_argument("--batch-size", default="dynamic", help="a fixed batch size, or 'dynamic' (default)")
     p.add_argument("--version", type=int, default=1, help="TF Serving / Triton version folder (default 1)")
+    p.add_argument("--sequence-length", type=int, help="fix the sequence length of token models (with --batch-size 1 "
+                   "the TFLite graph is fully static, as an edge app runs it)")
     p.add_argument("--bench-length", type=int, help="sequence length latency is measured at (default 128, or the "
                    "model's longest)")
     p.add_argument("--out", default="exports", help="output folder (default exports/)")

@@ -40,16 +40,17 @@ def size(path):
     return sum(f.stat().st_size for f in _tree_files(path))
 
 
-def io_spec(model, batch_size):
-    """([{name, shape, dtype}] for the inputs, the same for the outputs), batch as planned."""
+def io_spec(model, batch_size, sequence_length=None):
+    """([{name, shape, dtype}] for the inputs, the same for the outputs), batch and length as planned."""
     from keras_landmarks.export.signature import input_specs, output_names
 
-    specs = input_specs(model, batch_size)
+    specs = input_specs(model, batch_size, sequence_length)
     structure = model.output if isinstance(model.output, dict) else dict(zip(output_names(model), model.outputs))
     return (
         [{"name": n, "shape": [None if d is None else int(d) for d in s.shape], "dtype": s.dtype.name}
          for n, s in specs.items()],
-        [{"name": n, "shape": [batch_size, *(None if d is None else int(d) for d in t.shape[1:])], "dtype": str(t.dtype)}
+        [{"name": n, "shape": [batch_size, *(sequence_length if d is None else int(d) for d in t.shape[1:])],
+          "dtype": str(t.dtype)}
          for n, t in structure.items()],
     )
 
@@ -110,6 +111,7 @@ def build(plan, artifacts, labels, warnings):
         "config": dict(plan.config),
         "parameters": paper_param_count(plan.model),
         "batch_size": plan.batch_size or "dynamic",
+        "sequence_length": plan.sequence_length or "dynamic",
         "saved_model_version": plan.version if any(a["format"] == "saved_model" for a in artifacts) else None,
         "input_kinds": {name: kind.describe() for name, kind in plan.kinds.items()},
         "parity_inputs": {"file": "parity.npz", "cases": labels},

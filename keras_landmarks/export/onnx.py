@@ -11,6 +11,7 @@ layout transposes tf2onnx places on the weight inputs and write the final model:
 `<name>.onnx` and its weights in `<name>.onnx.data` beside it.
 """
 
+import json
 import os
 import pathlib
 import tempfile
@@ -42,12 +43,12 @@ def _rename_outputs(proto, names):
         out.name = renames.get(out.name, out.name)
 
 
-def _weightless_function(model, batch_size):
+def _weightless_function(model, batch_size, sequence_length=None):
     """A tf.function of (inputs..., variables...) and its input signature."""
     import tensorflow as tf
 
     variables = list(model.trainable_variables) + list(model.non_trainable_variables)
-    specs = list(input_specs(model, batch_size).values())
+    specs = list(input_specs(model, batch_size, sequence_length).values())
     names = [s.name for s in specs]
     weight_specs = [tf.TensorSpec(v.shape, v.dtype, name=f"{_WEIGHT}{i}") for i, v in enumerate(variables)]
 
@@ -104,7 +105,8 @@ def _external_locations(path):
             for entry in tensor.external_data if entry.key == "location"}
 
 
-def convert_onnx(model, opset=DEFAULT_OPSET, batch_size=None, path=None, external_data=None, isolate=False):
+def convert_onnx(model, opset=DEFAULT_OPSET, batch_size=None, path=None, external_data=None, isolate=False,
+                 sequence_length=None):
     """Convert `model` to ONNX (dynamic batch unless `batch_size`), checked by `onnx.checker` and loaded
     by onnxruntime.
 
@@ -117,10 +119,10 @@ def convert_onnx(model, opset=DEFAULT_OPSET, batch_size=None, path=None, externa
 
     Returns the written path, or the ModelProto when `path` is None.
     """
-    return _convert(model, opset, batch_size, path, external_data, isolate)[0]
+    return _convert(model, opset, batch_size, path, external_data, isolate, sequence_length)[0]
 
 
-def _convert(model, opset, batch_size, path, external_data, isolate):
+def _convert(model, opset, batch_size, path, external_data, isolate, sequence_length=None):
     """`convert_onnx`, and the peak memory of the child process that optimized the model (or None)."""
     import onnx
 
@@ -129,7 +131,7 @@ def _convert(model, opset, batch_size, path, external_data, isolate):
         from keras.src.export.tf2onnx_lib import patch_tf2onnx
 
         patch_tf2onnx()  # Keras's own fix-up of tf2onnx 1.17 for NumPy 2 (idempotent)
-    fn, signature, variables = _weightless_function(model, batch_size)
+    fn, signature, variables = _weightless_function(model, batch_size, sequence_length)
     weight_bytes = variable_bytes(variables)
     if external_data is None:
         external_data = weight_bytes > EXTERNAL_DATA_BYTES
@@ -147,6 +149,7 @@ def _convert(model, opset, batch_size, path, external_data, isolate):
                                      dir=None if path is None else os.path.dirname(os.path.abspath(path))) as tmp:
         raw = os.path.join(tmp, "raw.onnx")
         _attach_weights(proto, variables, raw + ".data" if external_data else None)
+        shared = json.dumps(_shared_transposes(proto))
         onnx.save(proto, raw)
         del proto
         folded = os.path.join(tmp, "folded.onnx") if path is None else str(path)
@@ -156,9 +159,9 @@ def _convert(model, opset, batch_size, path, external_data, isolate):
                 from keras_landmarks.export import _child
 
                 peak = _child.run("keras_landmarks.export.onnx:_optimize_and_check", raw, folded,
-                           "external" if external_data else "", what="ONNX optimization", scratch=tmp)
+                                  "external" if external_data else "", shared, what="ONNX optimization", scratch=tmp)
             else:
-                _optimize_and_check(raw, folded, external_data)
+                _optimize_and_check(raw, folded, external_data, shared)
         except BaseException:
             for leftover in (folded, folded + ".data"):
                 if os.path.exists(leftover):
@@ -167,9 +170,74 @@ def _convert(model, opset, batch_size, path, external_data, isolate):
         return (onnx.load(folded) if path is None else path), peak
 
 
-def _optimize_and_check(raw, folded, external_data):
-    """Let onnxruntime fold `raw` into `folded` (weights to `<folded>.data` if `external_data`), then check
-    that the result refers to no other data file and passes `onnx.checker`."""
+def _shared_transposes(proto):
+    """[(output, weight, perm)] for each Transpose of a weight that the graph also reads untransposed: a
+    tied embedding, looked up by Gather and multiplied transposed for the output logits (GPT, GPT-2)."""
+    readers = {}
+    for node in proto.graph.node:
+        for name in node.input:
+            readers.setdefault(name, []).append(node)
+    shared = []
+    for node in proto.graph.node:
+        weight = node.input[0] if node.op_type == "Transpose" and node.input else ""
+        if weight.startswith(_WEIGHT) and any(r.op_type != "Transpose" for r in readers[weight]):
+            perm = next((list(a.ints) for a in node.attribute if a.name == "perm"), [])
+            shared.append((node.output[0], weight, perm))
+    return shared
+
+
+def _restore_shared_transposes(path, shared, external_data):
+    """onnxruntime's constant folding stores the transposed copy of a tied weight beside the weight (GPT-2's
+    embedding twice: 652 MB where the SavedModel takes 498 MB). Put the Transpose back in its place, so the
+    file holds the weight once; onnxruntime folds it again in memory when it loads the model."""
+    import onnx
+    from onnx import helper
+
+    proto = onnx.load(str(path), load_external_data=False)
+    initializers = {t.name: t for t in proto.graph.initializer}
+    restored = [(out, weight, perm) for out, weight, perm in shared if out in initializers and weight in initializers]
+    if not restored:
+        return 0
+    for out, weight, perm in restored:
+        proto.graph.initializer.remove(initializers[out])
+        proto.graph.node.insert(0, helper.make_node("Transpose", [weight], [out], name=f"{out}_shared", perm=perm))
+    if external_data:
+        _compact_external_data(proto, path)
+    onnx.save(proto, str(path))
+    return len(restored)
+
+
+def _compact_external_data(proto, path):
+    """Rewrite `<path>.data` with only the tensors `proto` still refers to, one tensor at a time."""
+    import onnx
+
+    data = str(path) + ".data"
+    compacted = data + ".compact"
+    offset = 0
+    with open(data, "rb") as source, open(compacted, "wb") as target:
+        for tensor in proto.graph.initializer:
+            if tensor.data_location != onnx.TensorProto.EXTERNAL:
+                continue
+            entries = {e.key: e for e in tensor.external_data}
+            source.seek(int(entries["offset"].value) if "offset" in entries else 0)
+            blob = source.read(int(entries["length"].value))
+            padding = -offset % _ALIGNMENT
+            target.write(b"\0" * padding)
+            offset += padding
+            target.write(blob)
+            if "offset" in entries:
+                entries["offset"].value = str(offset)
+            else:
+                entry = tensor.external_data.add()
+                entry.key, entry.value = "offset", str(offset)
+            offset += len(blob)
+    os.replace(compacted, data)
+
+
+def _optimize_and_check(raw, folded, external_data, shared="[]"):
+    """Let onnxruntime fold `raw` into `folded` (weights to `<folded>.data` if `external_data`), keep tied
+    weights once (`shared`: JSON of `_shared_transposes`), then check that the result refers to no other
+    data file and passes `onnx.checker`."""
     import onnx
 
     with native_output_muted():
@@ -187,6 +255,7 @@ def _optimize_and_check(raw, folded, external_data):
             ort.InferenceSession(raw, options, providers=["CPUExecutionProvider"])
     except Exception as error:
         raise ExportError(f"onnxruntime cannot load the converted model: {str(error).splitlines()[0]}") from error
+    _restore_shared_transposes(folded, [tuple(s) for s in json.loads(shared)], external_data)
     expected = {os.path.basename(folded) + ".data"} if external_data else set()
     found = _external_locations(folded)
     if not found <= expected:
@@ -238,7 +307,7 @@ class OnnxFormat(Format):
 
     def write(self, ctx, path):
         plan = ctx.plan
-        _, peak = _convert(plan.model, plan.opset, plan.batch_size, path, None, plan.isolate)
+        _, peak = _convert(plan.model, plan.opset, plan.batch_size, path, None, plan.isolate, plan.sequence_length)
         return Written(child_peak=peak, details={"opset": plan.opset})
 
     def runner(self, path, num_threads=None):

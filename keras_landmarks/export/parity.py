@@ -13,6 +13,7 @@ Latency is measured at the shape a user runs (`keras_landmarks.inputs.representa
 models at length 128 unless told otherwise, images at their input size), batch 1 and 8.
 """
 
+import json
 import os
 import pathlib
 import tempfile
@@ -34,22 +35,25 @@ LATENCY_RUNS = 10
 LATENCY_BUDGET_S = 5.0  # per artifact and batch: fewer timed runs (at least 3) for slow models
 
 
-def cases(model, kinds, batch_size=None):
-    """Parity inputs: [(label, {input name: array})] over seeds × batch sizes (× two lengths for token models)."""
+def cases(model, kinds, batch_size=None, sequence_length=None):
+    """Parity inputs: [(label, {input name: array})] over seeds × batch sizes (× two lengths for token
+    models, unless the length is fixed)."""
     from keras_landmarks.inputs import has_dynamic_length, sample_inputs
 
     batches = (batch_size,) if batch_size else (1, LARGE_BATCH)
     lengths = LENGTHS if has_dynamic_length(model) else (LENGTHS[0],)
+    if sequence_length:
+        lengths = (sequence_length,)
     return [(f"seed{s}_batch{b}" + (f"_length{n}" if len(lengths) > 1 else ""), sample_inputs(model, b, s, n, kinds))
             for s in SEEDS for b in batches for n in lengths]
 
 
-def latency_inputs(model, kinds, length, batch_size=None):
+def latency_inputs(model, kinds, length, batch_size=None, sequence_length=None):
     """{batch: inputs} at the representative shape: `length` for dynamic dimensions (bounded by the
-    inputs' declared maximum), batch 1 and 8 (or the fixed batch)."""
+    inputs' declared maximum; the fixed length where there is one), batch 1 and 8 (or the fixed batch)."""
     from keras_landmarks.inputs import representative_length, sample_inputs
 
-    length = representative_length(kinds, length)
+    length = sequence_length or representative_length(kinds, length)
     batches = (batch_size,) if batch_size else LATENCY_BATCHES
     return {b: sample_inputs(model, b, 0, length, kinds) for b in batches}
 
@@ -82,14 +86,16 @@ def latency_ms(run, inputs):
 
 
 def measure(run, inputs, timing):
-    """Outputs of `run` on each input dict, and {"batchN": ms} on the `timing` inputs ({batch: inputs})."""
+    """Outputs of `run` on each input dict, {"batchN": ms} on the `timing` inputs ({batch: inputs}), and
+    what the runner reports of how its runtime took the artifact (`run.report()`, where it has one)."""
     outputs = [run(x) for x in inputs]
-    return outputs, {f"batch{b}": latency_ms(run, x) for b, x in (timing or {}).items()}
+    latency = {f"batch{b}": latency_ms(run, x) for b, x in (timing or {}).items()}
+    return outputs, latency, run.report() if hasattr(run, "report") else {}
 
 
 def measure_in_child(format_name, path, parity_file, labels, timing_file=None):
     """`measure` for an artifact loaded in a child process, so the runtime's memory returns at exit:
-    (outputs, latency, child peak in bytes)."""
+    (outputs, latency, report, child peak in bytes)."""
     from keras_landmarks.export import _child
 
     with tempfile.TemporaryDirectory(prefix="keras_landmarks_outputs_") as tmp:
@@ -101,7 +107,8 @@ def measure_in_child(format_name, path, parity_file, labels, timing_file=None):
             outputs = [{key.split("/", 1)[1]: data[key] for key in data.files if key.startswith(f"{label}/")}
                        for label in labels]
             latency = {key.split("/", 1)[1]: float(data[key]) for key in data.files if key.startswith("latency/")}
-    return outputs, latency, peak
+            report = json.loads(str(data["report"]))
+    return outputs, latency, report, peak
 
 
 def _measure_child(format_name, path, parity_file, timing_file, result, labels):
@@ -113,8 +120,9 @@ def _measure_child(format_name, path, parity_file, timing_file, result, labels):
     if timing_file:
         timing = {int(b): {k.split("/", 1)[1]: v for k, v in stored_timing.items()}
                   for b, stored_timing in _group(np.load(timing_file)).items()}
-    outputs, latency = measure(FORMATS[format_name].runner(path), [stored[label]["input"] for label in labels], timing)
-    np.savez(result, **{f"latency/{k}": v for k, v in latency.items()},
+    outputs, latency, report = measure(FORMATS[format_name].runner(path), [stored[label]["input"] for label in labels],
+                                       timing)
+    np.savez(result, report=json.dumps(report), **{f"latency/{k}": v for k, v in latency.items()},
              **{f"{label}/{k}": v for label, out in zip(labels, outputs) for k, v in out.items()})
 
 

@@ -21,12 +21,12 @@ import sys
 import tempfile
 import time
 
-from keras_landmarks.errors import ConfigError, ExportError
+from keras_landmarks.errors import ExportError
 from keras_landmarks.export import manifest as manifests
 from keras_landmarks.export import memory, parity
 from keras_landmarks.export.artifact import Context
 from keras_landmarks.export.formats import FORMATS
-from keras_landmarks.export.plan import Plan, calibration, check_options, resolve_model, select_formats
+from keras_landmarks.export.plan import make_plan
 from keras_landmarks.export.signature import keras_outputs
 
 
@@ -35,53 +35,10 @@ def _log(plan, message):
         print(message, file=sys.stderr, flush=True)
 
 
-def make_plan(model_or_name, *, formats, quantize, representative_data, eval_data, overrides, batch_size, version,
-              out, overwrite, allow_flex, tolerance, opset, isolate, check_memory, stream_tflite_weights, bench_length,
-              inputs, progress):
-    """Check every option and take every decision; returns (Plan, output folder)."""
-    from keras_landmarks.export.onnx import DEFAULT_OPSET
-    from keras_landmarks.inputs import BENCH_LENGTH, input_kinds, representative_length
-
-    chosen = select_formats(formats, quantize)
-    out = check_options(batch_size, version, out)
-    bench_length = BENCH_LENGTH if bench_length is None else bench_length
-    if not isinstance(bench_length, int) or isinstance(bench_length, bool) or bench_length < 1:
-        raise ConfigError(f"Invalid bench length {bench_length!r}: expected a positive integer.",
-                          key="bench_length", value=bench_length)
-    model, name, spec, config = resolve_model(model_or_name, overrides)
-    final = out / name
-    if final.exists() and not overwrite:
-        raise ConfigError(f"{str(final)!r} already exists; pass --overwrite (overwrite=True) to replace it.",
-                          key="out", value=str(final))
-    declared = {} if spec is None or spec.inputs is None else spec.inputs(config)
-    try:
-        kinds = input_kinds(model, {**declared, **(inputs or {})})
-    except ValueError as error:
-        raise ConfigError(str(error), key="inputs", value=sorted(inputs or {})) from None
-    weights = memory.weight_bytes(model)
-    tflite_variants = [f.variant for f in chosen if f.family == "tflite"]
-    streamed = bool(tflite_variants) and memory.tflite_streamed(name, weights, tflite_variants, check_memory,
-                                                                stream_tflite_weights)
-    needs = any(f.needs_calibration for f in chosen)
-    samples, source = calibration(model, spec, config, kinds, representative_data) if needs else (None, None)
-    io_inputs, io_outputs = manifests.io_spec(model, batch_size)
-    length = representative_length(kinds, bench_length)
-    latency_shape = {t.name: [1, *(length if d is None else int(d) for d in t.shape[1:])] for t in model.inputs}
-    plan = Plan(
-        model=model, name=name, spec=spec, config=config, kinds=kinds, formats=chosen,
-        extra_signatures=spec.signatures(model) if spec is not None and spec.signatures else {},
-        inputs=io_inputs, outputs=io_outputs, latency_shape=latency_shape, batch_size=batch_size, version=version,
-        calibration=samples, calibration_source=source, eval_data=eval_data, allow_flex=allow_flex,
-        tolerance=tolerance, opset=opset or DEFAULT_OPSET,
-        isolate=weights > memory.ISOLATE_BYTES if isolate is None else bool(isolate), tflite_streamed=streamed,
-        bench_length=bench_length, quiet=not progress)
-    return plan, out
-
-
 def convert(model_or_name, *, formats=("saved_model", "tflite", "onnx"), quantize=("none",), representative_data=None,
             eval_data=None, overrides=None, batch_size=None, version=1, out="exports", overwrite=False,
             allow_flex=False, tolerance=None, opset=None, isolate=None, check_memory=True, stream_tflite_weights=None,
-            bench_length=None, inputs=None, progress=True):
+            bench_length=None, sequence_length=None, inputs=None, progress=True):
     """Convert a registry model (by name), a `.keras` file or a `keras.Model`, and prove each artifact.
 
     Args:
@@ -110,6 +67,8 @@ def convert(model_or_name, *, formats=("saved_model", "tflite", "onnx"), quantiz
         stream_tflite_weights: force (True) or forbid (False) streamed weights for the float TFLite file.
         bench_length: the sequence length latency is measured at for token models (default 128, or the
             model's longest if shorter).
+        sequence_length: fix the sequence length of every artifact (token models): edge apps run one
+            length, and a static graph lets XNNPACK take all of it. Parity and latency use that length.
         inputs: {input name: keras_landmarks.inputs.InputKind} for inputs the model does not declare.
         progress: report each artifact on stderr as it is converted and checked.
 
@@ -126,7 +85,8 @@ def convert(model_or_name, *, formats=("saved_model", "tflite", "onnx"), quantiz
                           eval_data=eval_data, overrides=overrides, batch_size=batch_size, version=version, out=out,
                           overwrite=overwrite, allow_flex=allow_flex, tolerance=tolerance, opset=opset, isolate=isolate,
                           check_memory=check_memory, stream_tflite_weights=stream_tflite_weights,
-                          bench_length=bench_length, inputs=inputs, progress=progress)
+                          bench_length=bench_length, sequence_length=sequence_length, inputs=inputs,
+                          progress=progress)
     final = out / plan.name
     out.mkdir(parents=True, exist_ok=True)
     for stale in out.glob(f".{plan.name}.*"):  # left by a conversion that was killed (SIGKILL skips cleanup)
@@ -155,10 +115,10 @@ def convert(model_or_name, *, formats=("saved_model", "tflite", "onnx"), quantiz
 def run(plan, work):
     """Write, check, time and record every planned artifact in `work`; returns the manifest."""
     model = plan.model
-    labelled = parity.cases(model, plan.kinds, plan.batch_size)
+    labelled = parity.cases(model, plan.kinds, plan.batch_size, plan.sequence_length)
     references = [keras_outputs(model, inputs) for _, inputs in labelled]
     parity.save_cases(work / "parity.npz", labelled, references)
-    timing = parity.latency_inputs(model, plan.kinds, plan.bench_length, plan.batch_size)
+    timing = parity.latency_inputs(model, plan.kinds, plan.bench_length, plan.batch_size, plan.sequence_length)
     timing_file = work / ".sources" / "latency.npz"
     timing_file.parent.mkdir()
     parity.save_timing(timing_file, timing)
@@ -185,17 +145,18 @@ def run(plan, work):
         if plan.isolate:
             # TensorFlow keeps most of a loaded SavedModel after it is deleted: load artifacts in a child.
             parity.save_timing(timing_file, fixed_timing)
-            actuals, latency, run_peak = parity.measure_in_child(fmt.name, path, work / "parity.npz", labels,
+            actuals, latency, report, run_peak = parity.measure_in_child(fmt.name, path, work / "parity.npz", labels,
                                                                  timing_file)
         else:
             runner = fmt.runner(path)
-            actuals, latency = parity.measure(runner, [inputs for (_, inputs), _ in pairs], fixed_timing)
+            actuals, latency, report = parity.measure(runner, [inputs for (_, inputs), _ in pairs], fixed_timing)
             del runner
             memory.release_memory()
         verdict = parity.gate(fmt.precision, labels, actuals, [r for _, r in pairs], plan.tolerance,
                               plan.eval_data if fmt.precision == "quantized" else None, model,
                               lambda: fmt.runner(path))
         entry = manifests.record(fmt, work, path, written, plan, verdict, latency, seconds, run_peak)
+        entry.update(report)
         artifacts.append(entry)
         passed = "ok" if verdict["passed"] else "MISS"
         detail = f"max error {verdict['max_error']:.2e}" + (

@@ -14,7 +14,9 @@ import pathlib
 import numpy as np
 
 from keras_landmarks.errors import ConfigError
+from keras_landmarks.export import memory
 from keras_landmarks.export.formats import FORMATS, QUANTIZATIONS, families
+from keras_landmarks.export.manifest import io_spec
 
 CALIBRATION_SAMPLES = 200  # real samples, where a model has some
 SYNTHETIC_CALIBRATION_SAMPLES = 64
@@ -42,6 +44,7 @@ class Plan:
     opset: int = 17
     isolate: bool = False
     tflite_streamed: bool = False
+    sequence_length: int | None = None  # fixes every dynamic dimension after the batch (edge files run one length)
     bench_length: int = 128
     quiet: bool = False
 
@@ -149,7 +152,7 @@ def _load_representative(path, model):
     return [{k: data[k][i : i + 1] for k in (t.name for t in model.inputs)} for i in range(count)]
 
 
-def calibration(model, spec, config, kinds, representative_data):
+def calibration(model, spec, config, kinds, representative_data, sequence_length=None):
     """Calibration samples for int8, and where they come from."""
     from keras_landmarks.export.parity import LENGTHS
     from keras_landmarks.inputs import sample_inputs
@@ -164,10 +167,67 @@ def calibration(model, spec, config, kinds, representative_data):
         samples = [{name: inputs[i : i + 1]} for i in range(min(CALIBRATION_SAMPLES, len(inputs)))]
         return samples, spec.sample_data.__doc__.strip()
     if spec is not None:
-        samples = [sample_inputs(model, 1, 1000 + i, LENGTHS[0], kinds) for i in range(SYNTHETIC_CALIBRATION_SAMPLES)]
+        length = sequence_length or LENGTHS[0]
+        samples = [sample_inputs(model, 1, 1000 + i, length, kinds) for i in range(SYNTHETIC_CALIBRATION_SAMPLES)]
         described = ", ".join(f"{n}: {k.describe()['kind']}" for n, k in kinds.items())
         return samples, (f"synthetic: {SYNTHETIC_CALIBRATION_SAMPLES} samples drawn from the declared input kinds "
                          f"({described}); this model has no real data here, so int8 ranges fit these, not a real "
                          "input distribution")
     raise ConfigError("int8 quantization needs representative data (--representative-data FILE.npz with one array "
                       "per input name) for a model that is not in the registry.", key="quantize", value="int8")
+
+
+def make_plan(model_or_name, *, formats, quantize, representative_data, eval_data, overrides, batch_size, version,
+              out, overwrite, allow_flex, tolerance, opset, isolate, check_memory, stream_tflite_weights, bench_length,
+              sequence_length, inputs, progress):
+    """Check every option and take every decision; returns (Plan, output folder)."""
+    from keras_landmarks.export.onnx import DEFAULT_OPSET
+    from keras_landmarks.inputs import BENCH_LENGTH, input_kinds, representative_length
+
+    chosen = select_formats(formats, quantize)
+    out = check_options(batch_size, version, out)
+    bench_length = BENCH_LENGTH if bench_length is None else bench_length
+    for key, value in (("bench_length", bench_length), ("sequence_length", sequence_length)):
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
+            raise ConfigError(f"Invalid {key.replace('_', ' ')} {value!r}: expected a positive integer.", key=key,
+                              value=value)
+    model, name, spec, config = resolve_model(model_or_name, overrides)
+    final = out / name
+    if final.exists() and not overwrite:
+        raise ConfigError(f"{str(final)!r} already exists; pass --overwrite (overwrite=True) to replace it.",
+                          key="out", value=str(final))
+    declared = {} if spec is None or spec.inputs is None else spec.inputs(config)
+    try:
+        kinds = input_kinds(model, {**declared, **(inputs or {})})
+    except ValueError as error:
+        raise ConfigError(str(error), key="inputs", value=sorted(inputs or {})) from None
+    if sequence_length is not None:
+        from keras_landmarks.inputs import has_dynamic_length
+
+        longest = min([k.max_length for k in kinds.values() if k.max_length] or [None], key=lambda n: n or 0)
+        if not has_dynamic_length(model):
+            raise ConfigError(f"{name} has no dynamic dimension for --sequence-length to fix "
+                              f"(its inputs: {[tuple(t.shape) for t in model.inputs]}).", key="sequence_length",
+                              value=sequence_length)
+        if longest and sequence_length > longest:
+            raise ConfigError(f"Invalid sequence length {sequence_length}: {name} takes at most {longest} tokens.",
+                              key="sequence_length", value=sequence_length)
+    weights = memory.weight_bytes(model)
+    tflite_variants = [f.variant for f in chosen if f.family == "tflite"]
+    streamed = bool(tflite_variants) and memory.tflite_streamed(name, weights, tflite_variants, check_memory,
+                                                                stream_tflite_weights)
+    needs = any(f.needs_calibration for f in chosen)
+    samples, source = (calibration(model, spec, config, kinds, representative_data, sequence_length) if needs
+                       else (None, None))
+    io_inputs, io_outputs = io_spec(model, batch_size, sequence_length)
+    length = sequence_length or representative_length(kinds, bench_length)
+    latency_shape = {t.name: [1, *(length if d is None else int(d) for d in t.shape[1:])] for t in model.inputs}
+    plan = Plan(
+        model=model, name=name, spec=spec, config=config, kinds=kinds, formats=chosen,
+        extra_signatures=spec.signatures(model) if spec is not None and spec.signatures else {},
+        inputs=io_inputs, outputs=io_outputs, latency_shape=latency_shape, batch_size=batch_size, version=version,
+        calibration=samples, calibration_source=source, eval_data=eval_data, allow_flex=allow_flex,
+        tolerance=tolerance, opset=opset or DEFAULT_OPSET,
+        isolate=weights > memory.ISOLATE_BYTES if isolate is None else bool(isolate), tflite_streamed=streamed,
+        sequence_length=sequence_length, bench_length=bench_length, quiet=not progress)
+    return plan, out

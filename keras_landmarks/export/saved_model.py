@@ -11,18 +11,19 @@ from keras_landmarks.export.artifact import Format, Written
 from keras_landmarks.export.signature import serving_function
 
 
-def write_saved_model(model, path, extra_signatures=None, batch_size=None):
+def write_saved_model(model, path, extra_signatures=None, batch_size=None, sequence_length=None):
     """Write `model` as a SavedModel at `path` (a directory that must not exist yet or be empty).
 
     Args:
         extra_signatures: {signature name: tf.function with an input signature}, e.g. a decoder.
         batch_size: a fixed batch dimension for `serving_default`; None keeps it dynamic.
+        sequence_length: a fixed length for the other dynamic dimensions (token models); None keeps them.
     """
     import tensorflow as tf
 
     module = tf.Module()
     module.model_variables = [getattr(v, "value", v) for v in model.variables]  # each variable once
-    module.serve = serving_function(model, batch_size)
+    module.serve = serving_function(model, batch_size, sequence_length)
     signatures = {"serving_default": module.serve.get_concrete_function()}
     for name, fn in (extra_signatures or {}).items():
         setattr(module, f"signature_{name}", fn)
@@ -57,11 +58,12 @@ class SavedModelFormat(Format):
 
     def write(self, ctx, path):
         plan = ctx.plan
-        write_saved_model(plan.model, path, extra_signatures=plan.extra_signatures, batch_size=plan.batch_size)
+        write_saved_model(plan.model, path, extra_signatures=plan.extra_signatures, batch_size=plan.batch_size,
+                          sequence_length=plan.sequence_length)
         if not ctx.scratch:
             from keras_landmarks.export.parity import cases
 
-            _warmup_requests(path / "assets.extra", plan.name, cases(plan.model, plan.kinds, plan.batch_size)[:2])
+            _warmup_requests(path / "assets.extra", plan.name, cases(plan.model, plan.kinds, plan.batch_size, plan.sequence_length)[:2])
             _serving_files(ctx.work, plan.name, plan.version, ["serving_default", *plan.extra_signatures], plan.inputs)
         return Written(details={"signatures": ["serving_default", *plan.extra_signatures]})
 

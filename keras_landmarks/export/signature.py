@@ -9,12 +9,14 @@ made from it therefore use the model's names, never `output_0`.
 import numpy as np
 
 
-def input_specs(model, batch_size=None):
-    """{input name: tf.TensorSpec} with the batch dimension set to `batch_size` (None: dynamic)."""
+def input_specs(model, batch_size=None, sequence_length=None):
+    """{input name: tf.TensorSpec} with the batch dimension set to `batch_size` (None: dynamic) and the
+    other dynamic dimensions (a token model's sequence length) to `sequence_length` (None: dynamic)."""
     import tensorflow as tf
 
     return {
-        t.name: tf.TensorSpec([batch_size, *t.shape[1:]], tf.as_dtype(t.dtype), name=t.name)
+        t.name: tf.TensorSpec([batch_size, *(sequence_length if d is None else d for d in t.shape[1:])],
+                              tf.as_dtype(t.dtype), name=t.name)
         for t in model.inputs
     }
 
@@ -27,11 +29,11 @@ def output_names(model):
     return list(model.output_names)
 
 
-def serving_function(model, batch_size=None):
+def serving_function(model, batch_size=None, sequence_length=None):
     """A `tf.function` taking the model's inputs as named positional tensors, returning a dict."""
     import tensorflow as tf
 
-    specs = input_specs(model, batch_size)
+    specs = input_specs(model, batch_size, sequence_length)
     names = list(specs)
 
     def serve(*args):

@@ -168,6 +168,7 @@ class TFLiteRunner:
             self.runner = self.interpreter.get_signature_runner()
 
         self._first = True
+        self._delegates = delegates
 
     def __call__(self, inputs):
         if self._first:  # the XNNPACK delegate announces itself on the first invocation
@@ -176,11 +177,39 @@ class TFLiteRunner:
                 return {k: np.asarray(v) for k, v in self.runner(**inputs).items()}
         return {k: np.asarray(v) for k, v in self.runner(**inputs).items()}
 
+    def report(self):
+        """How the XNNPACK delegate took the graph (after a call): {"xnnpack": {nodes, delegated_nodes,
+        partitions}}. Every partition boundary is a hand-over between XNNPACK and the reference kernels;
+        a static graph is taken whole (one partition)."""
+        if self._first or not self._delegates:
+            return {}
+        return {"xnnpack": delegation(self.interpreter._get_ops_details())}
+
     def input_details(self):
         return self.runner.get_input_details()
 
     def output_details(self):
         return self.runner.get_output_details()
+
+
+def delegation(ops):
+    """{nodes, delegated_nodes, partitions} from an interpreter's op details after delegation: each
+    DELEGATE node stands for one partition; its nodes are those on the paths from its inputs back from
+    its outputs."""
+    delegates = [op for op in ops if op["op_name"] == "DELEGATE"]
+    producer = {t: op for op in ops if op["op_name"] != "DELEGATE" for t in op["outputs"]}
+    covered = set()
+    for node in delegates:
+        boundary, stack, seen = set(node["inputs"]), list(node["outputs"]), set()
+        while stack:
+            tensor = stack.pop()
+            if tensor in seen or tensor in boundary or tensor not in producer:
+                continue
+            seen.add(tensor)
+            op = producer[tensor]
+            covered.add(op["index"])
+            stack += [t for t in op["inputs"] if t >= 0]
+    return {"nodes": len(ops) - len(delegates), "delegated_nodes": len(covered), "partitions": len(delegates)}
 
 
 def tflite_ops(model_content=None, path=None):
@@ -234,7 +263,7 @@ class TFLiteFormat(Format):
             from keras_landmarks.export.tflite_streamed import convert_tflite_streamed_file
 
             peak = convert_tflite_streamed_file(plan.model, ctx.source("saved_model"), path, plan.batch_size,
-                                                plan.isolate)
+                                                plan.isolate, plan.sequence_length)
             details["weights"] = ("streamed: the graph was converted with placeholder weights and the real ones "
                                   "written in place (tflite_streamed.py)")
         else:

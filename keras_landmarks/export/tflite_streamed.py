@@ -37,7 +37,7 @@ def marker_values(count):
     return [float(np.float32(0.25 + (i + 1) / 16384.0)) for i in range(count)]
 
 
-def write_marker_saved_model(model, path, batch_size=None):
+def write_marker_saved_model(model, path, batch_size=None, sequence_length=None):
     """A SavedModel whose `serving_default` is the model's with every float32 weight a constant fill.
 
     Returns {checkpoint index (position in `model.variables`): marker value}."""
@@ -49,7 +49,7 @@ def write_marker_saved_model(model, path, batch_size=None):
     markers = dict(zip(range(len(variables)), marker_values(len(variables))))
     index = {id(v): i for i, v in enumerate(variables)}
     ordered = list(model.trainable_variables) + list(model.non_trainable_variables)
-    specs = input_specs(model, batch_size)
+    specs = input_specs(model, batch_size, sequence_length)
     names = list(specs)
 
     # Integer state (seed generators) is small and kept as it is.
@@ -174,7 +174,7 @@ def _write(data, offset, size, marker, index, buffer_index, name, shape, weight,
     view[:] = np.ascontiguousarray(transform(weight.astype(np.float32))).ravel()
 
 
-def convert_tflite_streamed_file(model, weights_saved_model, path, batch_size=None, isolate=True):
+def convert_tflite_streamed_file(model, weights_saved_model, path, batch_size=None, isolate=True, sequence_length=None):
     """Write `model` as a float TFLite file at `path` with streamed weights (see the module docstring).
 
     `weights_saved_model` is the model's SavedModel written by `write_saved_model` (the weights are
@@ -186,7 +186,7 @@ def convert_tflite_streamed_file(model, weights_saved_model, path, batch_size=No
     path = pathlib.Path(path)
     with tempfile.TemporaryDirectory(prefix="keras_landmarks_streamed_", dir=path.parent) as tmp:
         marker_model = os.path.join(tmp, "markers_saved_model")
-        markers = write_marker_saved_model(model, marker_model, batch_size)
+        markers = write_marker_saved_model(model, marker_model, batch_size, sequence_length)
         try:
             if not isolate:
                 convert_streamed(marker_model, weights_saved_model, path, markers)

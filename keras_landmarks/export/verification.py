@@ -53,9 +53,9 @@ def verify(folder, quiet=False):
         fixed = art.get("batch_size")
         labels = [name for name, c in cases.items() if not fixed or len(next(iter(c["input"].values()))) == fixed]
         if art["size_bytes"] > ISOLATE_BYTES:  # TensorFlow keeps most of a loaded SavedModel: use a child
-            actuals, _, _ = measure_in_child(fmt.name, path, parity_file, labels)
+            actuals, _, _, _ = measure_in_child(fmt.name, path, parity_file, labels)
         else:
-            actuals, _ = measure(fmt.runner(path), [cases[name]["input"] for name in labels], None)
+            actuals, _, _ = measure(fmt.runner(path), [cases[name]["input"] for name in labels], None)
         worst = max(relative_error(actual.get(k, np.array([])), v)
                     for name, actual in zip(labels, actuals) for k, v in cases[name]["output"].items())
         limit = verify_limit(art["parity"])

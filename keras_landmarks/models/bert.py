@@ -87,7 +87,7 @@ def BERT(
         x = TransformerEncoderBlock(num_heads, intermediate_dim, dropout=dropout, activation="gelu",
                                     layer_norm_epsilon=1e-12, kernel_initializer=init(0.02),
                                     name=f"transformer_layer_{i}")(x, padding_mask=padding_mask)
-    cls = x[:, 0, :]  # the [CLS] state, (B, H)
+    cls = ops.reshape(x[:, :1, :], (-1, hidden_dim))  # the [CLS] state, (B, H): a slice XNNPACK takes
     pooled = keras.layers.Dense(hidden_dim, activation="tanh", kernel_initializer=init(0.02), name="pooler")(cls)
     outputs = {"sequence_output": x, "pooled_output": pooled}
     if include_heads:

@@ -2,7 +2,9 @@
 
 import json
 
-from keras_landmarks.export.bench import BATCHES, run_all
+import pytest
+
+from keras_landmarks.export.bench import BATCHES, PEERS, _build, run_all
 
 
 def test_benchmark_writes_a_table_for_every_runtime(tmp_path):
@@ -10,9 +12,20 @@ def test_benchmark_writes_a_table_for_every_runtime(tmp_path):
     rows, text = run_all(("lenet5",), runs=20, output=str(output), quiet=True)
     latency = rows[0]["latency_ms"]
     expected = {"keras eager", "keras tf.function", "keras tf.function + XLA", "saved_model", "tflite float",
-                "tflite fp16", "tflite dynamic", "tflite int8", "onnxruntime"}
+                "tflite fp16", "tflite dynamic", "tflite int8", "onnx float", "onnx fp16", "onnx int8"}
     assert set(latency) == expected
     assert all(set(by_batch) == set(BATCHES) and all(ms > 0 for ms in by_batch.values()) for by_batch in latency.values())
-    assert output.read_text() == text and "## Batch 8" in text and "| onnxruntime |" in text
+    assert output.read_text() == text and "## Batch 8" in text and "| onnx int8 |" in text
     raw = json.loads((tmp_path / "benchmarks.json").read_text())
     assert raw["runs"] == 20 and raw["rows"][0]["model"] == "lenet5"
+
+
+@pytest.mark.parametrize("ours", ["bert_base", "gpt2"])
+def test_keras_hub_peers_have_our_configuration(ours):
+    """The keras-hub models the benchmark times beside ours are built with our configuration: same
+    parameter count (BERT: backbone with pooler; GPT-2: the causal LM with its tied embedding)."""
+    from keras_landmarks.registry import get_spec
+
+    peer, declared_by = _build(PEERS[ours])
+    assert declared_by == ours and type(peer).__module__.startswith("keras_hub")
+    assert peer.count_params() == get_spec(ours).params

@@ -11,6 +11,7 @@ from keras_landmarks import ConfigError
 from keras_landmarks.cli import main
 from keras_landmarks.export import FORMATS, convert, verify
 from keras_landmarks.export.artifact import Format, Written
+from keras_landmarks.export.onnx import OnnxRunner
 from keras_landmarks.export.parity import FP16_TOLERANCE
 from keras_landmarks.export.signature import keras_outputs
 from keras_landmarks.inputs import Latent, PaddingMask, TokenIds, input_kinds, sample_inputs
@@ -173,3 +174,20 @@ def test_bench_length_is_checked(tmp_path):
     with pytest.raises(ConfigError, match=r"Invalid bench length 0"):
         convert("lenet5", formats=("onnx",), bench_length=0, out=tmp_path, progress=False)
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("external", [False, True])
+def test_onnx_keeps_a_tied_embedding_once(tmp_path, external):
+    from keras_landmarks.export.onnx import convert_onnx
+
+    model = keras_landmarks.build("gpt2", **{**get_spec("gpt2").test_config, "vocabulary_size": 5000})
+    path = convert_onnx(model, path=tmp_path / "g.onnx", external_data=external)
+    proto = onnx.load(str(path), load_external_data=False)
+    tables = [t.name for t in proto.graph.initializer if 5000 in t.dims]
+    assert len(tables) == 1  # looked up by Gather and, transposed in the graph, multiplied for the logits
+    stored = sum(f.stat().st_size for f in tmp_path.iterdir())
+    weights = sum(int(np.prod(v.shape)) * 4 for v in model.variables)
+    assert stored < weights + 5000 * 8 * 4 // 2, (stored, weights)  # a second copy would add 160,000 bytes
+    inputs = sample_inputs(model, 2, 0, 8)
+    np.testing.assert_allclose(OnnxRunner(path)(inputs)["logits"], keras_outputs(model, inputs)["logits"],
+                               atol=1e-5)
