@@ -116,52 +116,144 @@ def measure(name, runs=20, warmup=3, quantize=QUANTIZE):
             for label, run in runners.items():
                 results.setdefault(label, {})[batch] = round(_time(lambda: run(x), warmup, runs), 3)
     return {"model": name, "parameters": int(model.count_params()), "latency_ms": results,
-            "sequence_length": length, "xnnpack": details, "peak_memory_mb": manifest["peak_memory_mb"],
+            "sequence_length": length, "xnnpack": details, "fastest_verified": manifest["fastest_verified"],
+            "peak_memory_mb": manifest["peak_memory_mb"],
             "peak_memory_mb_child_processes": manifest.get("peak_memory_mb_child_processes")}
 
 
-def run_all(models=DEFAULT_MODELS, runs=20, output="docs/benchmarks.md", quiet=False):
-    """Measure each model in a subprocess and write the Markdown table to `output` (and the raw
-    numbers beside it as .json, saved after each model)."""
+# The int8 schemes tried for Transformers, on the static [1, length] graph an edge app runs.
+SCHEMES = {
+    "float": "float32",
+    "dynamic": "dynamic range: int8 weights, activations quantized on the fly (the `tflite_dynamic` file)",
+    "int8": "full integer with float fallback (the `tflite_int8` file)",
+    "int8 (float softmax, LayerNorm, GELU)": "full integer except SOFTMAX, the LayerNorm ops, GELU and the "
+                                             "element-wise ops, kept in float (LiteRT's selective quantization)",
+    "int16x8": "16-bit activations, 8-bit weights",
+}
+SCHEME_MODELS = ("bert_base",)
+
+
+def int8_schemes(name="bert_base", length=128, runs=20, warmup=3, samples=32):
+    """Each scheme of `SCHEMES` on `name` at a static [1, length]: [{scheme, ms, size_mb, sqnr_db, max_error,
+    float_ops, xnnpack} or {scheme, error}] (call in a fresh process)."""
+    import numpy as np
+    import tensorflow as tf
+
+    from keras_landmarks._quiet import native_output_muted
+    from keras_landmarks.export.parity import sqnr_db
+    from keras_landmarks.export.saved_model import write_saved_model
+    from keras_landmarks.export.signature import keras_outputs, relative_error
+    from keras_landmarks.export.tflite import TFLiteRunner, op_details
+    from keras_landmarks.inputs import input_kinds, sample_inputs
+
+    model, declared_by = _build(name)
+    from keras_landmarks.registry import get_spec
+
+    spec = get_spec(declared_by)
+    kinds = input_kinds(model, spec.inputs(spec.full_config()))
+    names = [t.name for t in model.inputs]
+    calibration = [sample_inputs(model, 1, 1000 + i, length, kinds) for i in range(samples)]
+    x = sample_inputs(model, 1, 0, length, kinds)
+    reference = keras_outputs(model, x)
     rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        write_saved_model(model, tmp, batch_size=1, sequence_length=length)
+
+        def dataset():
+            for sample in calibration:
+                yield {n: sample[n] for n in names}
+
+        for scheme in SCHEMES:
+            converter = tf.lite.TFLiteConverter.from_saved_model(tmp, signature_keys=["serving_default"])
+            ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+            if scheme != "float":
+                converter.optimizations = [tf.lite.Optimize.DEFAULT]
+            if scheme.startswith("int"):
+                converter.representative_dataset = dataset
+                ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8, tf.lite.OpsSet.TFLITE_BUILTINS]
+            if scheme == "int16x8":
+                ops = [tf.lite.OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8,
+                       tf.lite.OpsSet.TFLITE_BUILTINS]
+            converter.target_spec.supported_ops = ops
+            try:
+                with native_output_muted():
+                    if scheme.startswith("int8 ("):
+                        options = tf.lite.experimental.QuantizationDebugOptions(denylisted_ops=[
+                            "SOFTMAX", "MEAN", "SQUARED_DIFFERENCE", "RSQRT", "GELU", "SUB", "ADD", "MUL", "TANH"])
+                        content = tf.lite.experimental.QuantizationDebugger(
+                            converter=converter, debug_dataset=dataset, debug_options=options
+                        ).get_nondebug_quantized_model()
+                    else:
+                        content = converter.convert()
+            except Exception as error:  # a scheme the converter cannot apply to this graph is reported
+                rows.append({"scheme": scheme, "sequence_length": length,
+                             "error": str(error).strip().splitlines()[0][:200]})
+                continue
+            run = TFLiteRunner(model_content=content, num_threads=os.cpu_count())
+            out = run(x)
+            key = next(iter(reference))
+            rows.append({"scheme": scheme, "sequence_length": length, "ms": round(_time(lambda: run(x), warmup, runs), 3),
+                         "size_mb": round(len(content) / 1e6, 1), "sqnr_db": sqnr_db(reference[key], out[key]),
+                         "max_error": relative_error(out[key], reference[key]),
+                         "float_ops": op_details(model_content=content)[1], **run.report()})
+    return rows
+
+
+def _in_subprocess(call):
+    """Run `keras_landmarks.export.bench.<call>` in a fresh Python process; its JSON result."""
+    code = (f"import json; from keras_landmarks.export import bench; print('RESULT ' + json.dumps(bench.{call}))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    line = next((l for l in result.stdout.splitlines() if l.startswith("RESULT ")), None)
+    if result.returncode or line is None:
+        raise RuntimeError(f"benchmark {call} failed:\n{result.stderr[-3000:]}")
+    return json.loads(line[len("RESULT "):])
+
+
+def _int_batches(row):
+    # JSON keys are strings: the batch sizes come back as ints.
+    row["latency_ms"] = {label: {int(b): ms for b, ms in by_batch.items()} for label, by_batch in row["latency_ms"].items()}
+    return row
+
+
+def run_all(models=DEFAULT_MODELS, runs=20, output="docs/benchmarks.md", quiet=False, schemes=SCHEME_MODELS):
+    """Measure each model in a subprocess, then the int8 schemes of the `schemes` models among them, and
+    write the Markdown table to `output` (and the raw numbers beside it as .json, saved after each step)."""
+    data = {"runs": runs, "rows": [], "int8_schemes": {}}
     raw = os.path.splitext(output)[0] + ".json"
+    os.makedirs(os.path.dirname(raw) or ".", exist_ok=True)
+
+    def save():
+        with open(raw, "w") as handle:
+            json.dump(data, handle, indent=2)
+
     for name in models:
         if not quiet:
             print(f"measuring {name} ...", file=sys.stderr, flush=True)
-        code = ("import json, sys; from keras_landmarks.export.bench import measure; "
-                f"print('RESULT ' + json.dumps(measure({name!r}, runs={runs})))")
-        result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-        line = next((l for l in result.stdout.splitlines() if l.startswith("RESULT ")), None)
-        if result.returncode or line is None:
-            raise RuntimeError(f"benchmark of {name} failed:\n{result.stderr[-3000:]}")
-        row = json.loads(line[len("RESULT "):])
-        # JSON keys are strings: the batch sizes come back as ints.
-        row["latency_ms"] = {label: {int(b): ms for b, ms in by_batch.items()} for label, by_batch in row["latency_ms"].items()}
-        rows.append(row)
-        os.makedirs(os.path.dirname(raw) or ".", exist_ok=True)
-        with open(raw, "w") as handle:
-            json.dump({"runs": runs, "rows": rows}, handle, indent=2)
-    text = format_markdown(rows, runs)
+        data["rows"].append(_int_batches(_in_subprocess(f"measure({name!r}, runs={runs})")))
+        save()
+    for name in (n for n in schemes if n in models):
+        if not quiet:
+            print(f"int8 schemes of {name} ...", file=sys.stderr, flush=True)
+        data["int8_schemes"][name] = _in_subprocess(f"int8_schemes({name!r}, runs={runs})")
+        save()
+    text = format_markdown(data["rows"], runs, data["int8_schemes"])
     os.makedirs(os.path.dirname(output) or ".", exist_ok=True)
     with open(output, "w") as handle:
         handle.write(text)
-    return rows, text
+    return data["rows"], text
 
 
 def render(raw="docs/benchmarks.json", output="docs/benchmarks.md"):
     """Re-render the Markdown table from the raw numbers of an earlier run (no measuring)."""
     with open(raw) as handle:
         data = json.load(handle)
-    rows = data["rows"]
-    for row in rows:
-        row["latency_ms"] = {label: {int(b): ms for b, ms in by_batch.items()} for label, by_batch in row["latency_ms"].items()}
-    text = format_markdown(rows, data["runs"])
+    text = format_markdown([_int_batches(row) for row in data["rows"]], data["runs"], data.get("int8_schemes", {}))
     with open(output, "w") as handle:
         handle.write(text)
     return text
 
 
-def format_markdown(rows, runs):
+def format_markdown(rows, runs, schemes=None):
     runtimes = list(dict.fromkeys(label for row in rows for label in row["latency_ms"]))
     lines = [
         "# Benchmarks",
@@ -207,6 +299,30 @@ def format_markdown(rows, runs):
                     b = by_name[peer]["latency_ms"].get(label, {}).get(batch)
                     cells.append(f"{a / b:.2f}" if a and b else "—")
                 lines.append(f"| {label} | {batch} | " + " | ".join(cells) + " |")
+        lines.append("")
+    for name, results in (schemes or {}).items():
+        float_ms = next((r["ms"] for r in results if r["scheme"] == "float" and "ms" in r), None)
+        length = results[0]["sequence_length"]
+        lines += [f"## int8 schemes: {name} at a static [1, {length}]", "",
+                  "The TFLite file an edge app runs (batch 1, one sequence length), converted with each "
+                  "quantization scheme and timed with XNNPACK on all cores. SQNR and error are against Keras "
+                  "on one input (random weights: no accuracy to compare). The fastest verified scheme is the "
+                  "one the tool's manifest names for this model.", "",
+                  "| scheme | ms | speed-up over float | size (MB) | SQNR (dB) | XNNPACK partitions | ops left in float |",
+                  "|---|---:|---:|---:|---:|---:|---|"]
+        for r in results:
+            if "error" in r:
+                lines.append(f"| {r['scheme']} | failed: {r['error']} | | | | | |")
+                continue
+            speedup = f"{float_ms / r['ms']:.2f}×" if float_ms else "—"
+            floats = ", ".join(r["float_ops"]) if r["scheme"] != "float" else "all"
+            lines.append(f"| {r['scheme']} | {r['ms']:.2f} | {speedup} | {r['size_mb']:.1f} | {r['sqnr_db']} | "
+                         f"{r.get('xnnpack', {}).get('partitions', '—')} | {floats} |")
+        fastest = next((r.get("fastest_verified", {}).get("litert") for r in rows if r["model"] == name), None)
+        lines += [""] + [f"- {scheme}: {text}" for scheme, text in SCHEMES.items()]
+        if fastest:
+            lines += ["", f"The manifest of `convert {name}` (length {length}, all TFLite variants) names "
+                          f"`{fastest}` the fastest verified TFLite file."]
         lines.append("")
     lines += ["## Conversion", "",
               "Peak memory of each model's conversion to all three formats with all four TFLite variants "

@@ -29,3 +29,17 @@ def test_keras_hub_peers_have_our_configuration(ours):
     peer, declared_by = _build(PEERS[ours])
     assert declared_by == ours and type(peer).__module__.startswith("keras_hub")
     assert peer.count_params() == get_spec(ours).params
+
+
+def test_int8_schemes_on_a_small_bert():
+    from keras_landmarks.export.bench import SCHEMES, format_markdown, int8_schemes
+
+    rows = int8_schemes("bert_tiny", length=16, runs=3, warmup=1, samples=4)
+    assert [r["scheme"] for r in rows] == list(SCHEMES)
+    measured = {r["scheme"]: r for r in rows if "error" not in r}
+    assert {"float", "dynamic", "int8"} <= set(measured)
+    assert measured["float"]["max_error"] < 1e-4 and measured["float"]["float_ops"]
+    assert measured["dynamic"]["size_mb"] < measured["float"]["size_mb"] / 2
+    assert measured["float"]["xnnpack"]["partitions"] == 1  # the static graph is taken whole
+    text = format_markdown([], 3, {"bert_tiny": rows})
+    assert "## int8 schemes: bert_tiny at a static [1, 16]" in text and "| dynamic |" in text
