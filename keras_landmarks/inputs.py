@@ -7,7 +7,8 @@ calibration data and the shape at which latency is measured all come from them.
                                             "padding_mask": PaddingMask()})
 
 A kind draws valid values for a shape (`sample`) and says what its values are (`describe`, recorded
-in the manifest). An input a model does not declare is a `Floats` input if it is a float tensor, and a
+in the manifest). Models that `keras_landmarks.build` returned keep their declarations. An input a
+model does not declare is a `Floats` input if it is a float tensor, and a
 `TokenIds` input over the smallest embedding table of the model if it is an integer tensor
 (`infer_kinds`). `sample_inputs(model, batch, seed, length)` draws one input dict.
 """
@@ -136,10 +137,19 @@ def infer_kinds(model):
     return kinds
 
 
+def declared_kinds(model):
+    """The kinds the registry entry of a model that `keras_landmarks.build` returned declares ({} otherwise)."""
+    from keras_landmarks.registry import built_from
+
+    spec, config = built_from(model) or (None, None)
+    return spec.inputs(config) if spec is not None and spec.inputs else {}
+
+
 def input_kinds(model, declared=None):
-    """{input name: InputKind} for every input of `model`: the declared ones, the rest inferred."""
+    """{input name: InputKind} for every input of `model`: `declared` (by default, what its registry entry
+    declares, for a model `keras_landmarks.build` returned), the rest inferred."""
     inferred = infer_kinds(model)
-    declared = dict(declared or {})
+    declared = dict(declared_kinds(model) if declared is None else declared)
     unknown = sorted(set(declared) - set(inferred))
     if unknown:
         raise ValueError(f"Input kinds declared for {unknown}, which the model does not take; its inputs are "

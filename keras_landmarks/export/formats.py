@@ -8,15 +8,12 @@ sources are always written before it).
 from keras_landmarks.export.onnx import OnnxFormat
 from keras_landmarks.export.onnx_quantized import OnnxFp16Format, OnnxInt8Format
 from keras_landmarks.export.saved_model import SavedModelFormat
-from keras_landmarks.export.tflite import TFLiteFormat
+from keras_landmarks.export.tflite import VARIANTS as TFLITE_VARIANTS, TFLiteFormat
 from keras_landmarks.export.triton import TritonFormat
 
 FORMATS = {fmt.name: fmt for fmt in (
     SavedModelFormat(),
-    TFLiteFormat("none"),
-    TFLiteFormat("fp16"),
-    TFLiteFormat("dynamic"),
-    TFLiteFormat("int8"),
+    *(TFLiteFormat(variant) for variant in TFLITE_VARIANTS),  # none (float32), fp16, dynamic, int8
     OnnxFormat(),
     OnnxFp16Format(),
     OnnxInt8Format(),

@@ -33,6 +33,7 @@ LARGE_BATCH = 4
 LATENCY_BATCHES = (1, 8)
 LATENCY_RUNS = 10
 LATENCY_BUDGET_S = 5.0  # per artifact and batch: fewer timed runs (at least 3) for slow models
+LATENCY_SKIP_S = 10.0  # a larger batch whose call would take longer than this is not timed
 
 
 def cases(model, kinds, batch_size=None, sequence_length=None):
@@ -87,9 +88,17 @@ def latency_ms(run, inputs):
 
 def measure(run, inputs, timing):
     """Outputs of `run` on each input dict, {"batchN": ms} on the `timing` inputs ({batch: inputs}), and
-    what the runner reports of how its runtime took the artifact (`run.report()`, where it has one)."""
+    what the runner reports of how its runtime took the artifact (`run.report()`, where it has one).
+
+    A larger batch is not timed when the smaller one says a call would take over `LATENCY_SKIP_S`
+    (GPT-2 large at 8 × 128 tokens: about half a minute a call on two cores)."""
     outputs = [run(x) for x in inputs]
-    latency = {f"batch{b}": latency_ms(run, x) for b, x in (timing or {}).items()}
+    latency, last = {}, None
+    for batch, x in sorted((timing or {}).items()):
+        if last is not None and last[1] / last[0] * batch / 1000 > LATENCY_SKIP_S:
+            break
+        latency[f"batch{batch}"] = latency_ms(run, x)
+        last = (batch, latency[f"batch{batch}"])
     return outputs, latency, run.report() if hasattr(run, "report") else {}
 
 
@@ -116,26 +125,25 @@ def _measure_child(format_name, path, parity_file, timing_file, result, labels):
 
     labels = labels.split(",")
     stored = load_cases(parity_file)
-    timing = None
-    if timing_file:
-        timing = {int(b): {k.split("/", 1)[1]: v for k, v in stored_timing.items()}
-                  for b, stored_timing in _group(np.load(timing_file)).items()}
+    timing = load_timing(timing_file) if timing_file else None
     outputs, latency, report = measure(FORMATS[format_name].runner(path), [stored[label]["input"] for label in labels],
                                        timing)
     np.savez(result, report=json.dumps(report), **{f"latency/{k}": v for k, v in latency.items()},
              **{f"{label}/{k}": v for label, out in zip(labels, outputs) for k, v in out.items()})
 
 
-def _group(data):
-    grouped = {}
-    for key in data.files:
-        batch, name = key.split("/", 1)
-        grouped.setdefault(batch, {})[f"x/{name}"] = data[key]
-    return grouped
-
-
 def save_timing(path, timing):
+    """The latency inputs ({batch: {input name: array}}) as `batch/name` arrays."""
     np.savez(path, **{f"{b}/{k}": v for b, inputs in timing.items() for k, v in inputs.items()})
+
+
+def load_timing(path):
+    timing = {}
+    with np.load(path) as data:
+        for key in data.files:
+            batch, name = key.split("/", 1)
+            timing.setdefault(int(batch), {})[name] = data[key]
+    return timing
 
 
 def weak_references(references):

@@ -27,7 +27,7 @@ def masked_softmax(scores, mask=None):
     dtype = scores.dtype
     scores = ops.cast(scores, "float32")
     if mask is not None:
-        keep = ops.cast(mask, "float32")
+        keep = ops.cast(ops.cast(mask, "bool"), "float32")  # any non-zero value allows, as in Keras
         scores = scores * keep + (1.0 - keep) * _MASKED
     return ops.cast(ops.softmax(scores, axis=-1), dtype)
 
@@ -49,7 +49,7 @@ def _combine(*masks):
     for mask in masks:
         if mask is None:
             continue
-        mask = ops.cast(mask, "float32")
+        mask = ops.cast(ops.cast(mask, "bool"), "float32")
         result = mask if result is None else result * mask
     return result
 

@@ -1,6 +1,8 @@
 """The format table as a seam, the server artifacts it adds (ONNX float16 / int8, a Triton repository),
 and what models declare to export (input kinds, extra signatures)."""
 
+import functools
+
 import keras
 import numpy as np
 import onnx
@@ -84,10 +86,25 @@ def test_onnx_fp16_and_int8(bert_export):
     assert arts["onnx_int8"]["parity"]["max_error"] > arts["onnx_fp16"]["parity"]["max_error"]
 
 
+@functools.cache
+def _triton_model_config():
+    """Triton's own model-configuration schema, as the tritonclient package ships it. Loaded from its file:
+    `import tritonclient.grpc` also registers Triton's gRPC service protos, which clash with KServe's
+    (both define package `inference`) once the serving tests have imported KServe."""
+    import importlib.util
+    import pathlib
+
+    package = pathlib.Path(importlib.util.find_spec("tritonclient").submodule_search_locations[0])
+    spec = importlib.util.spec_from_file_location("triton_model_config_pb2", package / "grpc" / "model_config_pb2.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def test_triton_repository_matches_the_onnx_graph(bert_export):
     from google.protobuf import text_format
-    from tritonclient.grpc import model_config_pb2
 
+    model_config_pb2 = _triton_model_config()
     folder, manifest = bert_export
     config = text_format.Parse((folder / "triton" / "bert_tiny" / "config.pbtxt").read_text(),
                                model_config_pb2.ModelConfig())
@@ -110,8 +127,8 @@ def test_triton_repository_matches_the_onnx_graph(bert_export):
 
 def test_triton_with_a_fixed_batch(tmp_path):
     from google.protobuf import text_format
-    from tritonclient.grpc import model_config_pb2
 
+    model_config_pb2 = _triton_model_config()
     convert("lenet5", formats=("triton",), batch_size=2, out=tmp_path, progress=False)
     config = text_format.Parse((tmp_path / "lenet5" / "triton" / "lenet5" / "config.pbtxt").read_text(),
                                model_config_pb2.ModelConfig())
@@ -142,7 +159,8 @@ def test_models_built_by_the_registry_keep_their_declarations(tmp_path):
     assert manifest["artifacts"][0]["signatures"] == ["serving_default", "generate"]
     # Latency at the representative length, bounded by the model's 16 positions (128 otherwise).
     assert manifest["latency_shape"] == {"token_ids": [1, 16], "padding_mask": [1, 16]}
-    assert input_kinds(model)["padding_mask"] == TokenIds(50)  # undeclared: inferred from the model alone
+    assert input_kinds(model)["padding_mask"] == PaddingMask()  # declared by the registry entry
+    assert input_kinds(model, {})["padding_mask"] == TokenIds(50)  # undeclared: inferred from the model alone
 
 
 def test_a_model_of_ones_own_declares_its_inputs(tmp_path):
