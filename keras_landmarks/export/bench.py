@@ -136,7 +136,6 @@ SCHEME_MODELS = ("bert_base",)
 def int8_schemes(name="bert_base", length=128, runs=20, warmup=3, samples=32):
     """Each scheme of `SCHEMES` on `name` at a static [1, length]: [{scheme, ms, size_mb, sqnr_db, max_error,
     float_ops, xnnpack} or {scheme, error}] (call in a fresh process)."""
-    import numpy as np
     import tensorflow as tf
 
     from keras_landmarks._quiet import native_output_muted
@@ -325,7 +324,7 @@ def format_markdown(rows, runs, schemes=None):
                           f"`{fastest}` the fastest verified TFLite file."]
         lines.append("")
     lines += ["## Conversion", "",
-              "Peak memory of each model's conversion to all three formats with all four TFLite variants "
+              "Peak memory of each model's conversion to SavedModel, TFLite and ONNX with every variant "
               "(fp16, dynamic and int8 calibration add to the float-only conversion's peak). Models over 256 MB "
               "of weights convert and check their artifacts in child processes, whose largest peak is the last "
               "column (— where the run predates them or none was used).", "",
