@@ -209,3 +209,21 @@ def test_onnx_keeps_a_tied_embedding_once(tmp_path, external):
     inputs = sample_inputs(model, 2, 0, 8)
     np.testing.assert_allclose(OnnxRunner(path)(inputs)["logits"], keras_outputs(model, inputs)["logits"],
                                atol=1e-5)
+
+
+def test_a_fixed_sequence_length_gives_a_static_graph_xnnpack_takes_whole(tmp_path):
+    config = {**get_spec("bert_base").test_config, "max_sequence_length": 32}
+    manifest = convert("bert_base", overrides=config, formats=("tflite", "onnx"), batch_size=1, sequence_length=16,
+                       out=tmp_path, progress=False)
+    tflite = manifest["artifacts"][0]
+    assert all(i["shape"] == [1, 16] for i in tflite["inputs"]) and manifest["sequence_length"] == 16
+    assert tflite["xnnpack"]["partitions"] == 1  # masks as multiply-add: no SELECT splits the graph
+    assert tflite["xnnpack"]["delegated_nodes"] > 0.85 * tflite["xnnpack"]["nodes"]  # all but the embedding lookups
+    assert manifest["parity_inputs"]["cases"] == ["seed0_batch1", "seed1_batch1", "seed2_batch1"]  # one length
+    assert manifest["latency_shape"]["token_ids"] == [1, 16] and list(tflite["latency_ms"]) == ["batch1"]
+    with pytest.raises(ConfigError, match=r"Invalid sequence length 64: bert_base takes at most 32 tokens"):
+        convert("bert_base", overrides=config, formats=("onnx",), sequence_length=64, out=tmp_path, overwrite=True,
+                progress=False)
+    with pytest.raises(ConfigError, match=r"lenet5 has no dynamic dimension for --sequence-length"):
+        convert("lenet5", formats=("onnx",), sequence_length=16, out=tmp_path, progress=False)
+    assert main(["convert", "lenet5", "--sequence-length", "0", "--out", str(tmp_path)]) == 2
