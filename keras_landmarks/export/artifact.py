@@ -44,7 +44,6 @@ class Format:
     sources = ()
     needs_calibration = False  # True: the plan must hold calibration samples (int8)
     timed = True  # False: the file is another artifact's (e.g. a copy in a server's layout); not timed again
-    # Formats whose artifact may be big run their converter in a child process when the plan isolates.
 
     @property
     def precision(self):
@@ -86,8 +85,9 @@ class Context:
         self._formats = formats
         self._written = {}  # (format name, batch size) -> path
 
-    def add(self, fmt, path, batch_size):
-        self._written[(fmt.name, batch_size)] = path
+    def add(self, fmt, path):
+        """Record the planned artifact of `fmt`, so formats made from it use it as their source."""
+        self._written[(fmt.name, self.plan.batch_size)] = path
 
     def source(self, name, batch_size="plan"):
         """The path of format `name`'s artifact for this model: the planned one if it was written, else one

@@ -135,7 +135,7 @@ def run(plan, work):
         except ExportError as error:
             raise ExportError(f"{plan.name}: {fmt.label()}: {error}") from error
         seconds = round(time.perf_counter() - start, 2)
-        ctx.add(fmt, path, plan.batch_size)
+        ctx.add(fmt, path)
         memory.release_memory()  # what writing the artifact left freed, for the child processes that follow
         pairs = [(case, ref) for case, ref in zip(labelled, references)
                  if written.fixed_batch is None or len(next(iter(case[1].values()))) == written.fixed_batch]
