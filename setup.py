@@ -31,7 +31,7 @@ setup(
         "serve": ["kserve>=0.21", "setuptools<81"],
         # tools/bench.py times keras-hub's BERT and GPT-2 beside ours.
         "bench": ["keras-hub"],
-        "test": ["pytest", "psutil", "kserve>=0.21", "setuptools<81", "tritonclient[grpc]", "keras-hub"],
+        "test": ["pytest", "pytest-xdist", "psutil", "kserve>=0.21", "setuptools<81", "tritonclient[grpc]", "keras-hub"],
     },
     entry_points={"console_scripts": ["keras-landmarks=keras_landmarks.cli:main"]},
 )

@@ -11,6 +11,8 @@ import keras_landmarks  # noqa: E402,F401
 
 @pytest.fixture(autouse=True)
 def _fresh_keras_session():
-    """Each test starts from a clean Keras graph, so memory does not pile up over the suite."""
+    """Each test starts from a clean Keras graph, so memory does not pile up over the suite, and from the
+    same random state, so a failure on random weights is the same failure on every run and machine."""
+    keras.utils.set_random_seed(0)
     yield
     keras.backend.clear_session()

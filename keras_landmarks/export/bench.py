@@ -214,21 +214,41 @@ def _int_batches(row):
     return row
 
 
-def run_all(models=DEFAULT_MODELS, runs=20, output="docs/benchmarks.md", quiet=False, schemes=SCHEME_MODELS):
+def _order(name):
+    return DEFAULT_MODELS.index(name) if name in DEFAULT_MODELS else len(DEFAULT_MODELS)
+
+
+def run_all(models=DEFAULT_MODELS, runs=20, output="docs/benchmarks.md", quiet=False, schemes=SCHEME_MODELS,
+            update=False):
     """Measure each model in a subprocess, then the int8 schemes of the `schemes` models among them, and
-    write the Markdown table to `output` (and the raw numbers beside it as .json, saved after each step)."""
-    data = {"runs": runs, "rows": [], "int8_schemes": {}}
+    write the Markdown table to `output` (and the raw numbers beside it as .json, saved after each step).
+
+    With `update`, the rows of other models already in that JSON are kept (the named ones replaced). Every
+    row records the run it was measured in, and a model is compared with its peer only when both come
+    from the same run: latency moves with the machine's state, so a ratio across runs would not mean much."""
     raw = os.path.splitext(output)[0] + ".json"
+    data = {"runs": runs, "rows": [], "int8_schemes": {}}
+    if update and os.path.exists(raw):
+        with open(raw) as handle:
+            data = json.load(handle)
+        if data["runs"] != runs:
+            raise ValueError(f"{raw} was measured with --runs {data['runs']}; update it with the same. Received: {runs}")
+        data["rows"] = [_int_batches(r) for r in data["rows"] if r["model"] not in models]
+        data["int8_schemes"] = {k: v for k, v in data.get("int8_schemes", {}).items() if k not in models}
+    run_id = time.strftime("%Y-%m-%dT%H:%M:%S")
     os.makedirs(os.path.dirname(raw) or ".", exist_ok=True)
 
     def save():
+        data["rows"].sort(key=lambda r: _order(r["model"]))
         with open(raw, "w") as handle:
             json.dump(data, handle, indent=2)
 
     for name in models:
         if not quiet:
             print(f"measuring {name} ...", file=sys.stderr, flush=True)
-        data["rows"].append(_int_batches(_in_subprocess(f"measure({name!r}, runs={runs})")))
+        row = _int_batches(_in_subprocess(f"measure({name!r}, runs={runs})"))
+        row["run"] = run_id
+        data["rows"].append(row)
         save()
     for name in (n for n in schemes if n in models):
         if not quiet:
@@ -243,7 +263,7 @@ def run_all(models=DEFAULT_MODELS, runs=20, output="docs/benchmarks.md", quiet=F
 
 
 def render(raw="docs/benchmarks.json", output="docs/benchmarks.md"):
-    """Re-render the Markdown table from the raw numbers of an earlier run (no measuring)."""
+    """Re-render the Markdown table from the raw numbers of earlier runs (no measuring)."""
     with open(raw) as handle:
         data = json.load(handle)
     text = format_markdown([_int_batches(row) for row in data["rows"]], data["runs"], data.get("int8_schemes", {}))
@@ -258,7 +278,7 @@ def format_markdown(rows, runs, schemes=None):
         "# Benchmarks",
         "",
         f"Median latency in milliseconds over {runs} timed calls after warm-up, measured by "
-        "`python tools/bench.py` in one run on one machine: "
+        "`python tools/bench.py` on one machine: "
         f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPU cores, "
         f"Python {platform.python_version()}. TFLite runs with XNNPACK on all cores; ONNX Runtime on the "
         "CPU provider. Weights are random and int8 is calibrated on synthetic inputs (speed does not depend "
@@ -283,11 +303,12 @@ def format_markdown(rows, runs, schemes=None):
             lines.append(f"| {label} | " + " | ".join(cells) + " |")
         lines.append("")
     by_name = {r["model"]: r for r in rows}
-    ratios = [(ours, peer) for ours, peer in PEERS.items() if ours in by_name and peer in by_name]
+    ratios = [(ours, peer) for ours, peer in PEERS.items()
+              if ours in by_name and peer in by_name and by_name[ours].get("run") == by_name[peer].get("run")]
     if ratios:
         lines += ["## Ours against the peers", "",
                   "Latency ratio ours / peer (below 1: ours is faster): keras.applications for the image models, "
-                  "keras-hub for the Transformers.", "",
+                  "keras-hub for the Transformers; each pair measured in the same run.", "",
                   "| runtime | batch | " + " | ".join(f"{o} / {p.split('/')[1]}" for o, p in ratios) + " |",
                   "|---|---:|" + "---:|" * len(ratios)]
         for label in runtimes:

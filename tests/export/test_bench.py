@@ -7,9 +7,22 @@ import pytest
 from keras_landmarks.export.bench import BATCHES, PEERS, _build, run_all
 
 
+def _row(model, run, ms):
+    return {"model": model, "run": run, "parameters": 1, "peak_memory_mb": 1.0,
+            "latency_ms": {"saved_model": {b: ms for b in BATCHES}}}
+
+
 def test_benchmark_writes_a_table_for_every_runtime(tmp_path):
     output = tmp_path / "benchmarks.md"
-    rows, text = run_all(("lenet5",), runs=20, output=str(output), quiet=True)
+    # --update keeps the rows of models it does not measure, and replaces those it does.
+    kept, stale = _row("vgg16", "earlier", 3.0), _row("lenet5", "earlier", 1e6)
+    (tmp_path / "benchmarks.json").write_text(json.dumps({"runs": 20, "rows": [stale, kept], "int8_schemes": {}}))
+    rows, text = run_all(("lenet5",), runs=20, output=str(output), quiet=True, update=True)
+    assert [r["model"] for r in rows] == ["vgg16", "lenet5"] and rows[0]["latency_ms"] == kept["latency_ms"]
+    assert rows[1]["run"] != "earlier" and "1000000.00" not in text
+    with pytest.raises(ValueError, match="--runs 20"):
+        run_all(("lenet5",), runs=30, output=str(output), quiet=True, update=True)
+    rows = rows[1:]
     latency = rows[0]["latency_ms"]
     expected = {"keras eager", "keras tf.function", "keras tf.function + XLA", "saved_model", "tflite float",
                 "tflite fp16", "tflite dynamic", "tflite int8", "onnx float", "onnx fp16", "onnx int8"}
@@ -17,7 +30,16 @@ def test_benchmark_writes_a_table_for_every_runtime(tmp_path):
     assert all(set(by_batch) == set(BATCHES) and all(ms > 0 for ms in by_batch.values()) for by_batch in latency.values())
     assert output.read_text() == text and "## Batch 8" in text and "| onnx int8 |" in text
     raw = json.loads((tmp_path / "benchmarks.json").read_text())
-    assert raw["runs"] == 20 and raw["rows"][0]["model"] == "lenet5"
+    assert raw["runs"] == 20 and [r["model"] for r in raw["rows"]] == ["vgg16", "lenet5"]
+
+
+def test_a_model_is_compared_with_its_peer_only_within_one_run():
+    from keras_landmarks.export.bench import format_markdown
+
+    same = format_markdown([_row("resnet50", "a", 2.0), _row("keras_applications/ResNet50", "a", 4.0)], 20)
+    assert "| saved_model | 1 | 0.50 |" in same
+    apart = format_markdown([_row("resnet50", "a", 2.0), _row("keras_applications/ResNet50", "b", 4.0)], 20)
+    assert "Ours against the peers" not in apart
 
 
 @pytest.mark.parametrize("ours", ["bert_base", "gpt2"])
