@@ -10,6 +10,7 @@ setup(
     license="Apache-2.0",
     python_requires=">=3.10",
     packages=find_packages(include=["keras_landmarks", "keras_landmarks.*"]),
+    package_data={"keras_landmarks": ["registry_index.json"]},
     install_requires=[
         "tensorflow==2.21.*",
         "keras>=3.15",

@@ -6,8 +6,10 @@
     keras-landmarks verify exports/NAME
     keras-landmarks serve exports/NAME [--port 8501] [--host 127.0.0.1]
 
-Errors in what the user asked for (an unknown model, a bad option) are printed as one line on stderr
-with exit code 2; a conversion that fails or misses its parity gate exits with code 1.
+Errors in what the user asked for (an unknown model, a bad option, a file that is not what it should
+be) are printed as one line on stderr with exit code 2; a conversion that fails or misses its parity
+gate, a `verify` that finds a changed, damaged or failing artifact, and an error of the machine (a
+full disk) exit with code 1; Ctrl-C exits with 130. None prints a traceback.
 """
 
 import argparse
@@ -15,6 +17,15 @@ import ast
 import json
 import sys
 import textwrap
+
+from keras_landmarks import index, options
+
+
+def _load():
+    """Import Keras and the models: only the commands that build, convert, check or serve need them."""
+    import keras_landmarks
+
+    keras_landmarks._load()
 
 
 def parse_overrides(pairs):
@@ -35,35 +46,27 @@ def parse_overrides(pairs):
 
 
 def model_table():
-    """The README's model table, in Markdown, generated from the registry."""
-    from keras_landmarks.registry import aliases, get_spec, list_models
-
-    by_target = {}
-    for alias, target in aliases().items():
-        by_target.setdefault(target, []).append(alias)
+    """The README's model table, in Markdown, from the registry's index."""
     lines = [
         "| model | aliases | paper | year | reference parameters |",
         "|---|---|---|---|---:|",
     ]
-    for name in list_models():
-        spec = get_spec(name)
-        paper = f"[{spec.paper.title}]({spec.paper.url})"
-        params = f"{spec.params:,}" if spec.params is not None else "—"
-        lines.append(f"| `{name}` | {', '.join(sorted(by_target.get(name, [])))} | {paper} | {spec.paper.year} | {params} |")
+    for name, data in index.load()["models"].items():
+        paper = f"[{data['paper']['title']}]({data['paper']['url']})"
+        params = f"{data['params']:,}" if data["params"] is not None else "—"
+        lines.append(f"| `{name}` | {', '.join(data['aliases'])} | {paper} | {data['paper']['year']} | {params} |")
     return "\n".join(lines) + "\n"
 
 
 def _cmd_list(args):
-    from keras_landmarks.registry import get_spec, list_models
-
     if args.markdown:
         sys.stdout.write(model_table())
         return 0
-    names = list_models(args.pattern, task=args.task, family=args.family)
+    names = index.list_models(args.pattern, task=args.task, family=args.family)
     for name in names:
-        spec = get_spec(name)
-        params = f"{spec.params:,}" if spec.params is not None else "-"
-        print(f"{name:<18} {spec.family:<14} {spec.paper.year}  {params:>13}  {spec.paper.title}")
+        data = index.info(name)
+        params = f"{data['params']:,}" if data["params"] is not None else "-"
+        print(f"{name:<18} {data['family']:<14} {data['paper']['year']}  {params:>13}  {data['paper']['title']}")
     if not names:
         print(f"No model matches {args.pattern!r}" + (f" with task={args.task!r}" if args.task else "")
               + (f" with family={args.family!r}" if args.family else "") + ".", file=sys.stderr)
@@ -75,13 +78,14 @@ def _shape(shape):
 
 
 def _cmd_info(args):
-    from keras_landmarks.export.signature import output_names
-    from keras_landmarks.registry import build, info, paper_param_count
-
     overrides = parse_overrides(args.set)
-    data = info(args.name)
+    data = dict(index.info(args.name))
     model = None
     if overrides or args.summary:
+        _load()
+        from keras_landmarks.export.signature import output_names
+        from keras_landmarks.registry import build, paper_param_count
+
         model = build(args.name, **overrides)
         data["config"] = {**data["config"], **overrides}
         data["inputs"] = {t.name.split(":")[0]: list(t.shape) for t in model.inputs}
@@ -137,6 +141,17 @@ def _batch_size(text):
 
 
 def _cmd_convert(args):
+    # What needs no model is checked before TensorFlow loads: the same checks `convert` runs.
+    if not args.model.endswith(".keras"):
+        index.resolve(args.model)
+    options.check_format_names(args.formats, args.quantize, index.formats())
+    options.batch_size(_batch_size(args.batch_size))
+    options.version(args.version)
+    options.opset(args.opset)
+    options.tolerance(args.tolerance)
+    options.positive("sequence_length", args.sequence_length)
+    options.positive("bench_length", args.bench_length)
+    _load()
     from keras_landmarks.export.manifest import format_table
     from keras_landmarks.export.pipeline import convert
 
@@ -153,6 +168,7 @@ def _cmd_convert(args):
 
 
 def _cmd_verify(args):
+    _load()
     from keras_landmarks.export.verification import verify
 
     results = verify(args.folder)
@@ -161,9 +177,14 @@ def _cmd_verify(args):
 
 
 def _cmd_serve(args):
+    options.port(args.port)
+    options.positive("max_request_mb", args.max_request_mb)
+    options.positive("max_instances", args.max_instances)
+    _load()
     from keras_landmarks.export.serving import serve
 
-    serve(args.folder, port=args.port, host=args.host)
+    serve(args.folder, port=args.port, host=args.host, max_request_bytes=args.max_request_mb << 20,
+          max_instances=args.max_instances)
     return 0
 
 
@@ -190,13 +211,14 @@ def _parser():
 
     p = commands.add_parser("convert", help="convert a model to SavedModel / TFLite / ONNX and prove parity")
     p.add_argument("model", metavar="NAME_OR_PATH", help="registry name, or a .keras file")
-    from keras_landmarks.export.formats import FORMATS, QUANTIZATIONS, families
-
+    table = index.formats()
+    families = dict.fromkeys(family for family, _ in table.values())
+    variants = dict.fromkeys(variant for _, variant in table.values())
     p.add_argument("--formats", default="saved_model,tflite,onnx",
-                   help=f"comma-separated formats ({', '.join(FORMATS)}) or families ({', '.join(families())}); "
+                   help=f"comma-separated formats ({', '.join(table)}) or families ({', '.join(families)}); "
                    "default saved_model,tflite,onnx")
     p.add_argument("--quantize", default="none",
-                   help=f"variants of the families named in --formats, comma-separated: {','.join(QUANTIZATIONS)} "
+                   help=f"variants of the families named in --formats, comma-separated: {','.join(variants)} "
                    "(default none)")
     p.add_argument("--representative-data", metavar="PATH", help="int8 calibration data: .npz, one array per input")
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config value (repeatable)")
@@ -225,6 +247,9 @@ def _parser():
     p.add_argument("folder", help="an export folder, e.g. exports/resnet50")
     p.add_argument("--port", type=int, default=8501, help="HTTP port (default 8501, TF Serving's)")
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
+    p.add_argument("--max-request-mb", type=int, default=32, help="larger JSON bodies get HTTP 413 (default 32)")
+    p.add_argument("--max-instances", type=int, default=1024, help="more examples per request get HTTP 413 "
+                   "(default 1024)")
     p.set_defaults(func=_cmd_serve)
     return parser
 
@@ -241,6 +266,13 @@ def main(argv=None):
     except LandmarkError as error:
         print(f"keras-landmarks: error: {error}", file=sys.stderr)
         return 2
+    except OSError as error:  # a full disk, a folder that became unwritable: the machine, not the request
+        where = f": {error.filename}" if error.filename else ""
+        print(f"keras-landmarks: {error.strerror or error}{where} (nothing half-written is left)", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("keras-landmarks: interrupted (nothing half-written is left)", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

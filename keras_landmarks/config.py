@@ -80,6 +80,10 @@ def builder_parameters(builder):
     }
 
 
+# A size beyond int32 cannot be a Keras layer's dimension (TensorFlow's kernels index with int32).
+MAX_DIMENSION = 2**31 - 1
+
+
 def check_overrides(model, builder, config):
     """Raise `ConfigError` for a key the builder does not take or a value of the wrong type."""
     params = builder_parameters(builder)
@@ -88,6 +92,15 @@ def check_overrides(model, builder, config):
             raise ConfigError(
                 f"Unknown option {key!r} for model {model!r}. "
                 f"Allowed: {', '.join(sorted(params))}. Received: {key}={value!r}",
+                key=key,
+                value=value,
+            )
+        too_big = [v for v in (value if isinstance(value, (tuple, list)) else (value,))
+                   if isinstance(v, int) and not isinstance(v, bool) and abs(v) > MAX_DIMENSION]
+        if too_big:
+            raise ConfigError(
+                f"Invalid value for option {key!r} of model {model!r}: {too_big[0]:,} is beyond the largest size a "
+                f"tensor dimension takes ({MAX_DIMENSION:,}). Received: {key}={value!r}",
                 key=key,
                 value=value,
             )

@@ -5,6 +5,14 @@ them as one line) can fix the call without reading the source.
 """
 
 
+import difflib
+
+
+def close_matches(name, candidates):
+    """The names a mistyped `name` most likely meant (for "Did you mean" hints)."""
+    return difflib.get_close_matches(str(name), list(candidates), n=5, cutoff=0.5)
+
+
 class LandmarkError(Exception):
     """Base class of every error this package raises on purpose."""
 

@@ -33,6 +33,23 @@ class InputKind:
     def describe(self):
         return {"kind": type(self).__name__, **dataclasses.asdict(self)}
 
+    def check(self, name, array):
+        """Raise `ValueError` (one line naming the input and what it takes) for values this kind never has.
+        The server checks every request with it, and convert its calibration data."""
+        if np.issubdtype(array.dtype, np.floating) and not np.all(np.isfinite(array)):
+            raise ValueError(f"Input {name!r} has values that are not finite numbers (null, NaN or Infinity).")
+
+
+def _check_range(name, array, low, high, what, inclusive=True):
+    """Values within [low, high] (or [low, high) when not `inclusive`)."""
+    if array.size == 0:
+        return
+    smallest, largest = array.min(), array.max()
+    if smallest < low or (largest > high if inclusive else largest >= high):
+        bound = f"[{low}, {high}]" if inclusive else f"[{low}, {high})"
+        worst = smallest if smallest < low else largest
+        raise ValueError(f"Input {name!r} takes {what} in {bound}. Received: {worst.item()!r}")
+
 
 @dataclasses.dataclass(frozen=True)
 class Floats(InputKind):
@@ -54,6 +71,11 @@ class Image(InputKind):
             return rng.standard_normal(shape).astype(dtype)
         low, high = self.value_range
         return rng.uniform(low, high, shape).astype(dtype)
+
+    def check(self, name, array):
+        super().check(name, array)
+        if self.value_range is not None:
+            _check_range(name, array, *self.value_range, "pixel values")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -81,6 +103,10 @@ class Observation(InputKind):
             return rng.integers(int(low), int(high) + 1, shape).astype(dtype)
         return rng.uniform(low, high, shape).astype(dtype)
 
+    def check(self, name, array):
+        super().check(name, array)
+        _check_range(name, array, *self.value_range, "observations")
+
 
 @dataclasses.dataclass(frozen=True)
 class TokenIds(InputKind):
@@ -95,6 +121,12 @@ class TokenIds(InputKind):
         ids = rng.integers(0, max(self.vocabulary_size, 2) - 1, shape)
         return (ids + (ids >= self.padding_id)).astype(dtype)  # skip the padding id
 
+    def check(self, name, array):
+        _check_range(name, array, 0, self.vocabulary_size, "token ids", inclusive=False)
+        if self.max_length is not None and array.ndim >= 2 and array.shape[1] > self.max_length:
+            raise ValueError(f"Input {name!r} takes at most {self.max_length} tokens. Received a sequence of "
+                             f"{array.shape[1]}")
+
 
 @dataclasses.dataclass(frozen=True)
 class PaddingMask(InputKind):
@@ -106,6 +138,11 @@ class PaddingMask(InputKind):
         mask[1:, -2:] = 0
         return mask
 
+    def check(self, name, array):
+        if array.size and not np.all((array == 0) | (array == 1)):
+            raise ValueError(f"Input {name!r} is a padding mask: 1 for a token, 0 for padding. Received: "
+                             f"{array[(array != 0) & (array != 1)].flat[0].item()!r}")
+
 
 @dataclasses.dataclass(frozen=True)
 class SegmentIds(InputKind):
@@ -115,6 +152,18 @@ class SegmentIds(InputKind):
 
     def sample(self, rng, shape, dtype):
         return (np.arange(shape[1]) >= shape[1] // 2).astype(dtype)[None].repeat(shape[0], 0)
+
+    def check(self, name, array):
+        _check_range(name, array, 0, self.num_segments, "segment ids", inclusive=False)
+
+
+KINDS = {kind.__name__: kind for kind in (Floats, Image, Latent, Observation, TokenIds, PaddingMask, SegmentIds)}
+
+
+def from_description(described):
+    """The kind a manifest's `input_kinds` entry (`InputKind.describe()`) describes."""
+    fields = {k: tuple(v) if isinstance(v, list) else v for k, v in described.items() if k != "kind"}
+    return KINDS[described["kind"]](**fields)
 
 
 def _vocabulary_size(model):

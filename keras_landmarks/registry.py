@@ -7,7 +7,6 @@ family's builder.
 """
 
 import dataclasses
-import difflib
 import fnmatch
 import inspect
 import math
@@ -16,7 +15,7 @@ import weakref
 from typing import Any, Callable
 
 from keras_landmarks.config import builder_parameters, check_overrides
-from keras_landmarks.errors import UnknownModelError
+from keras_landmarks.errors import ConfigError, UnknownModelError, close_matches
 
 # How a reference parameter count is counted. Keras's `count_params()` also counts BatchNorm's moving
 # mean and variance, which are statistics, not parameters; papers and torchvision do not.
@@ -103,16 +102,22 @@ def register(name, *, family, builder, paper, config=None, params=None, params_s
     return spec
 
 
+def _filled():
+    """Import the model families if nothing has yet (inside the command, the package loads them lazily)."""
+    if not _REGISTRY:
+        import keras_landmarks.models  # noqa: F401  (each family registers its variants)
+
+
 def resolve(name):
     """The canonical name for `name` (an alias resolves to its target)."""
+    _filled()
     if not isinstance(name, str):
         raise UnknownModelError(name)
     if name in _REGISTRY:
         return name
     if name in _ALIASES:
         return _ALIASES[name]
-    close = difflib.get_close_matches(name, [*_REGISTRY, *_ALIASES], n=5, cutoff=0.5)
-    raise UnknownModelError(name, close)
+    raise UnknownModelError(name, close_matches(name, [*_REGISTRY, *_ALIASES]))
 
 
 def get_spec(name) -> ModelSpec:
@@ -134,7 +139,16 @@ def build(name, **overrides):
     """
     spec = get_spec(name)
     check_overrides(spec.name, spec.builder, overrides)
-    model = spec.builder(**{**spec.config, **overrides})
+    try:
+        model = spec.builder(**{**spec.config, **overrides})
+    except Exception as error:
+        # An override that makes the weights larger than memory: TensorFlow's ResourceExhaustedError, or
+        # numpy's / Python's MemoryError. Anything else is a real bug and propagates as it is.
+        if not isinstance(error, MemoryError) and type(error).__name__ != "ResourceExhaustedError":
+            raise
+        given = ", ".join(f"{k}={v!r}" for k, v in overrides.items()) or "the default configuration"
+        raise ConfigError(f"{spec.name} with {given} does not fit in memory: its weights could not be "
+                          f"allocated ({type(error).__name__}).", key=next(iter(overrides), None)) from None
     _BUILT[model] = (spec, spec.full_config(**overrides))
     return model
 
@@ -147,6 +161,7 @@ def built_from(model):
 def list_models(pattern="*", task=None, family=None):
     """Registered names matching a shell-style `pattern`, optionally one `task` or `family`, in natural
     order (`resnet18` before `resnet101`, as timm lists them)."""
+    _filled()
     return sorted((
         name
         for name, spec in _REGISTRY.items()
@@ -164,6 +179,7 @@ def natural_key(name):
 
 def aliases():
     """{alias: canonical name}."""
+    _filled()
     return dict(_ALIASES)
 
 

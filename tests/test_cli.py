@@ -73,3 +73,45 @@ def test_readme_model_table_matches_registry():
     assert start in readme and end in readme, "README.md lacks the model-table markers"
     table = readme.split(start, 1)[1].split(end, 1)[0]
     assert table == cli.model_table(), "README's model table is stale: run `python tools/update_readme.py`"
+
+
+def test_registry_index_is_current():
+    """`list`, `info NAME` and option checks read the index: it must say what the registry says."""
+    import json
+
+    from keras_landmarks import index
+
+    assert json.loads(index.dumps(index.build())) == index.load(), (
+        "keras_landmarks/registry_index.json is stale: run `python tools/update_readme.py`")
+
+
+FAST = """
+import contextlib, io, sys
+sys.argv[0] = "keras-landmarks"  # as the console script runs
+from keras_landmarks import cli
+for argv in {argvs!r}:
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            code = cli.main(argv)
+        except SystemExit as stop:  # argparse: --help, usage errors
+            code = stop.code
+    print(code, repr(out.getvalue()[:60]), repr(err.getvalue()[-300:]))
+print("tensorflow" in sys.modules, "keras" in sys.modules)
+"""
+
+
+def test_help_list_info_and_option_errors_answer_without_tensorflow():
+    argvs = [["--help"], ["convert", "--help"], ["list", "resnet1*"], ["info", "googlenet"], ["frobnicate"],
+             ["convert", "resnt50"], ["convert", "lenet5", "--opset", "0"], ["convert", "lenet5", "--formats", "caffe"],
+             ["convert", "lenet5", "--batch-size", "0"], ["convert", "lenet5", "--tolerance", "nan"],
+             ["serve", "exports/x", "--port", "0"]]
+    result = subprocess.run([sys.executable, "-c", FAST.format(argvs=argvs)], capture_output=True, text=True,
+                            cwd=ROOT, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    lines = result.stdout.strip().splitlines()
+    assert lines[-1] == "False False", result.stdout + result.stderr  # neither TensorFlow nor Keras was imported
+    codes = [int(line.split()[0]) for line in lines[:-1]]
+    assert codes == [0, 0, 0, 0, 2, 2, 2, 2, 2, 2, 2], result.stdout
+    assert "resnet18" in lines[2] and "inception_v1 (alias: googlenet)" in lines[3]
+    assert "you mean: resnet50" in lines[5] and "Invalid ONNX opset 0" in lines[6]
+    assert "Unknown format 'caffe'" in lines[7] and "Invalid port 0" in lines[10]

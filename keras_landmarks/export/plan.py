@@ -10,9 +10,11 @@ calibration data, and runs the memory check. Steps read the plan; none changes i
 import dataclasses
 import os
 import pathlib
+import zipfile
 
 import numpy as np
 
+from keras_landmarks import options
 from keras_landmarks.errors import ConfigError
 from keras_landmarks.export import memory
 from keras_landmarks.export.formats import FORMATS, QUANTIZATIONS, families
@@ -67,9 +69,16 @@ def resolve_model(model_or_name, overrides):
             raise ConfigError(f"No such .keras file: {text!r}")
         if overrides:
             raise ConfigError("Overrides (--set) apply to registry names, not to a .keras file.")
-        import keras_landmarks  # noqa: F401  (registers the custom layers the file may use)
+        import keras_landmarks
 
-        return keras.saving.load_model(path), path.stem, None, {}
+        keras_landmarks._load()  # registers the custom layers the file may use
+
+        try:
+            return keras.saving.load_model(path), path.stem, None, {}
+        except Exception as error:  # a truncated, empty or foreign file fails in zipfile, h5py or Keras
+            first = (str(error).strip().splitlines() or [""])[0][:200]
+            raise ConfigError(f"{text!r} is not a .keras file Keras can load ({type(error).__name__}: {first}).",
+                              key="model", value=text) from None
     spec = registry.get_spec(text)  # UnknownModelError names close matches
     model = registry.build(text, **(overrides or {}))
     return model, spec.name, spec, spec.full_config(**(overrides or {}))
@@ -78,17 +87,9 @@ def resolve_model(model_or_name, overrides):
 def select_formats(formats, quantize):
     """The Format objects that `formats` (format or family names) and `quantize` (variants) ask for,
     ordered so that every source is written before the formats made from it."""
-    formats, quantize = tuple(formats), tuple(quantize)
+    formats, quantize = options.check_format_names(formats, quantize,
+                                                   {f.name: (f.family, f.variant) for f in FORMATS.values()})
     known = families()
-    unknown = [f for f in formats if f not in FORMATS and f not in known]
-    if unknown or not formats:
-        allowed = ", ".join(dict.fromkeys([*known, *FORMATS]))
-        raise ConfigError(f"Unknown format {unknown[0] if unknown else '(none)'!r}. Allowed: {allowed}",
-                          key="formats", value=formats)
-    bad = [q for q in quantize if q not in QUANTIZATIONS]
-    if bad or not quantize:
-        raise ConfigError(f"Unknown quantization {bad[0] if bad else '(none)'!r}. Allowed: {', '.join(QUANTIZATIONS)}",
-                          key="quantize", value=quantize)
     chosen = []
     for fmt in FORMATS.values():
         single = len(known[fmt.family]) == 1  # a family with one variant is taken whatever --quantize says
@@ -122,13 +123,11 @@ def _sources_first(chosen):
     return tuple(ordered)
 
 
-def check_options(batch_size, version, out):
-    if batch_size is not None and (not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1):
-        raise ConfigError(f"Invalid batch size {batch_size!r}: expected a positive integer or 'dynamic'.",
-                          key="batch_size", value=batch_size)
-    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
-        raise ConfigError(f"Invalid version {version!r}: expected a positive integer (TF Serving's version folder).",
-                          key="version", value=version)
+def check_options(batch_size, version, out, opset=None, tolerance=None):
+    options.batch_size(batch_size)
+    options.version(version)
+    options.opset(opset)
+    options.tolerance(tolerance)
     out = pathlib.Path(out)
     probe = out
     while not probe.exists():
@@ -139,17 +138,50 @@ def check_options(batch_size, version, out):
     return out
 
 
-def _load_representative(path, model):
-    """A .npz file of arrays keyed by input name, first dimension = samples."""
+def _load_representative(path, model, kinds):
+    """A .npz file of arrays keyed by input name, first dimension = samples (no pickled objects)."""
     path = pathlib.Path(path)
     if not path.is_file():
-        raise ConfigError(f"No such representative data file: {str(path)!r}")
-    data = dict(np.load(path))
+        raise ConfigError(f"No such representative data file: {str(path)!r}", key="representative_data",
+                          value=str(path))
+    try:
+        with np.load(path) as loaded:  # allow_pickle=False: a pickle is refused, never run
+            data = {key: loaded[key] for key in loaded.files}
+    except (AttributeError, TypeError):  # a .npy file: one array, no input names
+        raise ConfigError(f"Representative data {str(path)!r} is a single .npy array; expected an .npz file with "
+                          f"one array per input ({[t.name for t in model.inputs]}).", key="representative_data",
+                          value=str(path)) from None
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
+        raise ConfigError(f"Representative data {str(path)!r} is not a readable .npz file of arrays "
+                          f"({type(error).__name__}: {error}).", key="representative_data", value=str(path)) from None
     missing = [t.name for t in model.inputs if t.name not in data]
     if missing:
-        raise ConfigError(f"Representative data {str(path)!r} lacks inputs {missing}; it has {sorted(data)}")
-    count = len(next(iter(data.values())))
-    return [{k: data[k][i : i + 1] for k in (t.name for t in model.inputs)} for i in range(count)]
+        raise ConfigError(f"Representative data {str(path)!r} lacks inputs {missing}; it has {sorted(data)}",
+                          key="representative_data", value=str(path))
+    samples = [{k: data[k][i : i + 1] for k in (t.name for t in model.inputs)}
+               for i in range(len(data[model.inputs[0].name]) if data[model.inputs[0].name].ndim else 0)]
+    return check_samples(samples, model, f"Representative data {str(path)!r}", kinds)
+
+
+def check_samples(samples, model, what, kinds):
+    """Calibration samples ({input name: array of batch 1}) that fit the model's inputs and their declared
+    kinds (the checks the server applies to requests), else one line."""
+    if not samples:
+        raise ConfigError(f"{what} holds no sample: int8 ranges need at least one.", key="representative_data")
+    for tensor in model.inputs:
+        expected = [None, *tensor.shape[1:]]
+        for index, sample in enumerate(samples):
+            array = np.asarray(sample.get(tensor.name))
+            fits = array.ndim == len(expected) and all(w is None or g == w for g, w in zip(array.shape, expected))
+            if not fits or not (np.issubdtype(array.dtype, np.number) or array.dtype == bool):
+                raise ConfigError(f"{what}: array {tensor.name!r} has samples of shape {list(array.shape[1:])} "
+                                  f"({array.dtype}); {model.name} takes {list(tensor.shape[1:])} "
+                                  f"({tensor.dtype}) per sample.", key="representative_data")
+            try:
+                kinds[tensor.name].check(tensor.name, array)
+            except ValueError as error:
+                raise ConfigError(f"{what}, sample {index}: {error}", key="representative_data") from None
+    return samples
 
 
 def calibration(model, spec, config, kinds, representative_data, sequence_length=None):
@@ -159,8 +191,9 @@ def calibration(model, spec, config, kinds, representative_data, sequence_length
 
     if representative_data is not None:
         if isinstance(representative_data, (str, os.PathLike)):
-            return _load_representative(representative_data, model), f"file {representative_data}"
-        return list(representative_data), "given by the caller"
+            return _load_representative(representative_data, model, kinds), f"file {representative_data}"
+        return (check_samples(list(representative_data), model, "The representative data given", kinds),
+                "given by the caller")
     if spec is not None and spec.sample_data is not None:
         inputs, _ = spec.sample_data(config)
         name = model.inputs[0].name
@@ -185,12 +218,10 @@ def make_plan(model_or_name, *, formats, quantize, representative_data, eval_dat
     from keras_landmarks.inputs import BENCH_LENGTH, input_kinds, representative_length
 
     chosen = select_formats(formats, quantize)
-    out = check_options(batch_size, version, out)
+    out = check_options(batch_size, version, out, opset, tolerance)
     bench_length = BENCH_LENGTH if bench_length is None else bench_length
-    for key, value in (("bench_length", bench_length), ("sequence_length", sequence_length)):
-        if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
-            raise ConfigError(f"Invalid {key.replace('_', ' ')} {value!r}: expected a positive integer.", key=key,
-                              value=value)
+    options.positive("bench_length", bench_length)
+    options.positive("sequence_length", sequence_length)
     model, name, spec, config = resolve_model(model_or_name, overrides)
     final = out / name
     if final.exists() and not overwrite:
@@ -217,6 +248,10 @@ def make_plan(model_or_name, *, formats, quantize, representative_data, eval_dat
     streamed = bool(tflite_variants) and memory.tflite_streamed(name, weights, tflite_variants, check_memory,
                                                                 stream_tflite_weights)
     needs = any(f.needs_calibration for f in chosen)
+    if representative_data is not None and not needs:
+        raise ConfigError("Representative data calibrates int8 artifacts, and none is asked for "
+                          f"(--formats {','.join(f.name for f in chosen)}); add --quantize int8 or leave it out.",
+                          key="representative_data")
     samples, source = (calibration(model, spec, config, kinds, representative_data, sequence_length) if needs
                        else (None, None))
     io_inputs, io_outputs = io_spec(model, batch_size, sequence_length)
@@ -227,7 +262,7 @@ def make_plan(model_or_name, *, formats, quantize, representative_data, eval_dat
         extra_signatures=spec.signatures(model) if spec is not None and spec.signatures else {},
         inputs=io_inputs, outputs=io_outputs, latency_shape=latency_shape, batch_size=batch_size, version=version,
         calibration=samples, calibration_source=source, eval_data=eval_data, allow_flex=allow_flex,
-        tolerance=tolerance, opset=opset or DEFAULT_OPSET,
+        tolerance=tolerance, opset=DEFAULT_OPSET if opset is None else opset,
         isolate=weights > memory.ISOLATE_BYTES if isolate is None else bool(isolate), tflite_streamed=streamed,
         sequence_length=sequence_length, bench_length=bench_length, quiet=not progress)
     return plan, out

@@ -99,7 +99,9 @@ def test_predict_in_both_formats_matches_keras(server, export):
 @pytest.mark.parametrize("body, message", [
     ({"instances": np.zeros((2, 32, 32)).tolist()}, "rank 4"),  # wrong rank: would abort oneDNN
     ({"instances": np.zeros((1, 28, 28, 1)).tolist()}, "dimension 1 is 28"),
-    ({"instances": [["a"]]}, "float32"),
+    ({"instances": [["a"]]}, "received strings"),
+    ({"instances": [[[[None]]]]}, "received nulls"),  # null would become NaN
+    ({"instances": [[[[True]]]]}, "received booleans"),
     ({"inputs": {"pixels": [[0.0]]}}, "Unknown: \\['pixels'\\]"),
     ({"instances": []}, "non-empty"),
     ({"instances": [1], "inputs": [1]}, "exactly one"),
@@ -119,6 +121,63 @@ def test_oversized_request_is_refused(export):
     predictor = SavedModelPredictor(export, max_elements=1024)
     with pytest.raises(RequestError, match="more than the 1,024"):
         predictor.parse({"instances": np.zeros((2, 32, 32, 1)).tolist()})
+
+
+def test_requests_over_the_limits_get_413_and_the_server_keeps_serving(server, export):
+    import http.client
+
+    base, port = server
+    status, response = _request(base + ":predict", {"instances": np.zeros((1025, 32, 32, 1), "int8").tolist()})
+    assert status == 413 and "at most 1,024 per request" in response["detail"], response
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)  # refused on its header alone
+    connection.putrequest("POST", "/v1/models/lenet5:predict")
+    connection.putheader("Content-Type", "application/json")
+    connection.putheader("Content-Length", str(64 << 20))
+    connection.endheaders()
+    answer = connection.getresponse()
+    assert answer.status == 413 and b"limit of 33,554,432 bytes" in answer.read()
+    connection.close()
+    x, _ = _parity(export)
+    assert _request(base + ":predict", {"instances": x[:1].tolist()})[0] == 200
+
+
+@pytest.fixture(scope="module")
+def bert(tmp_path_factory):
+    from keras_landmarks.registry import get_spec
+
+    out = tmp_path_factory.mktemp("exports")
+    convert("bert_tiny", overrides=get_spec("bert_tiny").test_config, formats=("saved_model",), out=out,
+            progress=False)
+    return SavedModelPredictor(out / "bert_tiny")
+
+
+def _tokens(ids, segments=None, mask=None):
+    ids = np.asarray(ids).tolist() if not isinstance(ids, list) else ids
+    length = len(ids[0]) if ids and isinstance(ids[0], list) else 0
+    return {"inputs": {"token_ids": ids,
+                       "segment_ids": segments if segments is not None else [[0] * length] * len(ids),
+                       "padding_mask": mask if mask is not None else [[1] * length] * len(ids)}}
+
+
+@pytest.mark.parametrize("body, message", [
+    (_tokens([[1.7, 2.0]]), "takes a \\(nested\\) list of integers .* received numbers with a fraction"),
+    (_tokens([[True, False]]), "received booleans"),
+    (_tokens([["3", "4"]]), "received strings"),
+    (_tokens([[-1, 2]]), "token ids in \\[0, 50\\). Received: -1"),
+    (_tokens([[50, 2]]), "token ids in \\[0, 50\\). Received: 50"),
+    (_tokens([[2**31, 2]]), "token ids in \\[0, 50\\). Received: 2147483648"),
+    (_tokens([[1, 2]], segments=[[0, 2]]), "segment ids in \\[0, 2\\). Received: 2"),
+    (_tokens([[1, 2]], mask=[[1, 3]]), "padding mask: 1 for a token, 0 for padding. Received: 3"),
+    (_tokens([[]]), "is empty"),
+    (_tokens([[1] * 17]), "at most 16 tokens. Received a sequence of 17"),
+    (_tokens([[1, 2, 3]], segments=[[0, 0]], mask=[[1, 1]]), "same length"),
+])
+def test_token_requests_are_checked_against_the_declared_kinds(bert, body, message):
+    """The manifest's input kinds (vocabulary, segments, longest sequence, mask values) check every request."""
+    with pytest.raises(RequestError, match=message):
+        bert.parse(body)
+    arrays, _ = bert.parse(_tokens([[1, 49, 7]], segments=[[0, 1, 1]], mask=[[1, 1, 0]]))
+    assert arrays["token_ids"].dtype == np.int32 and bert.run(arrays)
 
 
 def test_binds_loopback_only(server):
