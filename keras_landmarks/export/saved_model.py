@@ -94,8 +94,11 @@ def _serving_files(root, name, version, signatures, inputs):
         "  }\n}\n")
     (root / "kserve.yaml").write_text(
         "apiVersion: serving.kserve.io/v1beta1\nkind: InferenceService\nmetadata:\n"
-        f"  name: {name.replace('_', '-')}\nspec:\n  predictor:\n    model:\n      modelFormat:\n"
-        "        name: tensorflow\n"
+        f"  name: {name.replace('_', '-')}\nspec:\n  predictor:\n"
+        "    # KServe's batcher (its agent beside the model server) merges the `instances` of concurrent\n"
+        "    # requests into one call: up to maxBatchSize examples, waiting at most maxLatency ms.\n"
+        "    batcher:\n      maxBatchSize: 32\n      maxLatency: 5\n"
+        "    model:\n      modelFormat:\n        name: tensorflow\n"
         f"      storageUri: <the URI where exports/{name}/saved_model is uploaded>\n")
     example = ", ".join(f'"{i["name"]}": ...' for i in inputs)
     (root / "README.md").write_text(f"""# {name}
@@ -119,4 +122,5 @@ Without Docker: `keras-landmarks serve exports/{name}` serves the same REST API 
 ## KServe
 
 `kserve.yaml` is an InferenceService for this SavedModel: upload `saved_model/` and set `storageUri`.
+Its `batcher` merges concurrent requests (row `instances` format) into batches of up to 32.
 """)

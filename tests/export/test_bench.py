@@ -65,3 +65,15 @@ def test_int8_schemes_on_a_small_bert():
     assert measured["float"]["xnnpack"]["partitions"] == 1  # the static graph is taken whole
     text = format_markdown([], 3, {"bert_tiny": rows})
     assert "## int8 schemes: bert_tiny at a static [1, 16]" in text and "| dynamic |" in text
+
+
+def test_serving_benchmark_measures_the_server_beside_in_process(tmp_path):
+    from keras_landmarks.export.serving_bench import run_all as serving
+
+    output = tmp_path / "serving.md"
+    rows, text = serving(("lenet5",), requests=16, clients=2, output=str(output), quiet=True)
+    row = rows[0]
+    assert row["errors"] == 0 and row["served_requests_per_s"] > 0 and row["in_process_calls_per_s"] > 0
+    assert 0 < row["ratio"] == round(row["served_requests_per_s"] / row["in_process_calls_per_s"], 3)
+    assert set(row["steps_ms"]) == {"decode JSON", "check request", "run model", "encode JSON"}
+    assert output.read_text() == text and "| lenet5 |" in text

@@ -58,7 +58,8 @@ def test_tf_serving_layout(lenet_export):
     assert (version / "saved_model.pb").is_file() and (version / "variables").is_dir()
     assert 'base_path: "/models/lenet5/saved_model"' in (folder / "models.config").read_text()
     assert "tensorflow/serving" in (folder / "README.md").read_text()
-    assert "InferenceService" in (folder / "kserve.yaml").read_text()
+    kserve = (folder / "kserve.yaml").read_text()
+    assert "InferenceService" in kserve and "batcher:\n      maxBatchSize: 32\n      maxLatency: 5" in kserve
     from tensorflow_serving.apis import prediction_log_pb2
 
     records = list(tf.data.TFRecordDataset(str(version / "assets.extra" / "tf_serving_warmup_requests")))
