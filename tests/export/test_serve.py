@@ -45,12 +45,16 @@ def _request(url, body=None, timeout=30):
         return error.code, json.loads(error.read() or b"{}")
 
 
+SERVER_LOG = []
+
+
 @pytest.fixture(scope="module")
 def server(export, tmp_path_factory):
     port = _free_port()
     exe = shutil.which("keras-landmarks", path=os.path.dirname(sys.executable))
     # The server logs every request: a file, not a pipe nobody reads (a full pipe would block it).
     log_path = tmp_path_factory.mktemp("server") / "server.log"
+    SERVER_LOG.append(log_path)
     log = open(log_path, "w")
     process = subprocess.Popen([exe, "serve", str(export), "--port", str(port)], stdout=log,
                                stderr=subprocess.STDOUT, text=True, start_new_session=True)
@@ -115,6 +119,8 @@ def test_bad_requests_get_400_and_the_server_keeps_serving(server, export, body,
     x, expected = _parity(export)
     status, response = _request(base + ":predict", {"instances": x[:1].tolist()})
     assert status == 200
+    log = SERVER_LOG[-1].read_text()
+    assert "Traceback" not in log and "bad request (400): " in log, log[-2000:]  # one line per bad request
 
 
 def test_oversized_request_is_refused(export):
