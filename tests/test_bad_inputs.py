@@ -12,7 +12,7 @@ Exit codes: 0 success; 1 a check failed (parity, `verify`) or the machine failed
 - calibration data: an empty set, arrays of the wrong shape, NaN values, a pickle, a single `.npy` array, a missing file;
 - model files: an empty, a text and a truncated `.keras` file;
 - the API: `formats="onnx"` as a string, `version=True`, `batch_size=True`;
-- the machine: a full disk (ENOSPC) mid-conversion.
+- the machine: a full disk (ENOSPC) mid-conversion; Ctrl-C mid-conversion (exit 130).
 
 `verify`'s cases (damaged manifests, parity files, paths that leave the folder) are in
 tests/export/test_verify_damaged.py.
@@ -123,3 +123,27 @@ def test_a_full_disk_mid_conversion_is_one_line_and_leaves_nothing(tmp_path, cap
     code, err = _run(capsys, ["convert", "lenet5", "--formats", "onnx", "--out", str(tmp_path / "out")])
     assert code == 1 and "No space left on device" in err
     assert list((tmp_path / "out").iterdir()) == []  # the conversion's work folder is gone
+
+
+def test_ctrl_c_stops_the_conversion_and_leaves_nothing(tmp_path):
+    """The interrupt is never swallowed by the converter: exit 130, and `--out` holds nothing."""
+    import os
+    import shutil
+    import signal
+    import subprocess
+    import sys
+
+    exe = shutil.which("keras-landmarks", path=os.path.dirname(sys.executable))
+    out = tmp_path / "out"
+    process = subprocess.Popen([exe, "convert", "lenet5", "--formats", "saved_model,tflite,onnx", "--out", str(out)],
+                               stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
+    seen = []
+    for line in process.stderr:  # the conversion is under way once its first step is announced
+        seen.append(line)
+        if line.startswith("[1/"):
+            process.send_signal(signal.SIGINT)
+            break
+    rest = process.stderr.read()
+    assert process.wait(timeout=300) == 130, "".join(seen) + rest
+    assert "interrupted" in rest and "Traceback" not in rest, rest
+    assert not out.exists() or list(out.iterdir()) == []

@@ -10,15 +10,22 @@ Memory (`memory.py`): for models over `ISOLATE_BYTES` of weights (or with `isola
 converter, onnxruntime's graph optimization and quantization and every artifact's parity run happen
 in child processes, because TensorFlow keeps most of what a loaded SavedModel or the converter
 allocated until the process ends.
+
+Ctrl-C: the first stops the conversion when the step under way ends (TensorFlow's converter can swallow
+an interrupt raised inside it, and a conversion would then finish as if none came), the second at once;
+either way the temporary folder is removed and `KeyboardInterrupt` propagates.
 """
 
+import contextlib
 import json
 import os
 import pathlib
 import resource
 import shutil
+import signal
 import sys
 import tempfile
+import threading
 import time
 
 from keras_landmarks.errors import ExportError
@@ -96,7 +103,8 @@ def convert(model_or_name, *, formats=("saved_model", "tflite", "onnx"), quantiz
     os.umask(umask)
     work.chmod(0o777 & ~umask)  # mkdtemp makes it private; the export is an ordinary folder
     try:
-        manifest = run(plan, work)
+        with _deferred_interrupt() as interrupted:
+            manifest = run(plan, work, interrupted)
         manifest["conversion_seconds"] = round(time.perf_counter() - started, 2)
         manifest["peak_memory_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
         children = [a["peak_memory_mb"] for a in manifest["artifacts"] if "peak_memory_mb" in a]
@@ -112,7 +120,32 @@ def convert(model_or_name, *, formats=("saved_model", "tflite", "onnx"), quantiz
     return manifest
 
 
-def run(plan, work):
+@contextlib.contextmanager
+def _deferred_interrupt():
+    """Yields a check that raises `KeyboardInterrupt` if Ctrl-C came since; a second Ctrl-C raises at once."""
+    if threading.current_thread() is not threading.main_thread():
+        yield lambda: None  # signal handlers belong to the main thread
+        return
+    hits = []
+
+    def handler(signum, frame):
+        hits.append(signum)
+        if len(hits) > 1:
+            raise KeyboardInterrupt
+        print("interrupted: stopping when this step ends (Ctrl-C again to stop now)", file=sys.stderr, flush=True)
+
+    def check():
+        if hits:
+            raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield check
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def run(plan, work, interrupted=lambda: None):
     """Write, check, time and record every planned artifact in `work`; returns the manifest."""
     model = plan.model
     labelled = parity.cases(model, plan.kinds, plan.batch_size, plan.sequence_length)
@@ -125,6 +158,7 @@ def run(plan, work):
     ctx = Context(plan, work, FORMATS)
     artifacts = []
     for index, fmt in enumerate(plan.formats, 1):
+        interrupted()
         where = " (in a child process)" if plan.isolate else ""
         _log(plan, f"[{index}/{len(plan.formats)}] {plan.name}: {fmt.label()}{where} ...")
         path = work / fmt.filename(plan)
@@ -133,6 +167,7 @@ def run(plan, work):
         try:
             written = fmt.write(ctx, path)
         except ExportError as error:
+            interrupted()  # a child process that Ctrl-C stopped fails too: the interrupt is what happened
             raise ExportError(f"{plan.name}: {fmt.label()}: {error}") from error
         seconds = round(time.perf_counter() - start, 2)
         ctx.add(fmt, path)
@@ -158,6 +193,7 @@ def run(plan, work):
         entry = manifests.record(fmt, work, path, written, plan, verdict, latency, seconds, run_peak)
         entry.update(report)
         artifacts.append(entry)
+        interrupted()
         passed = "ok" if verdict["passed"] else "MISS"
         detail = f"max error {verdict['max_error']:.2e}" + (
             f", SQNR {verdict['sqnr_db']} dB" if "sqnr_db" in verdict else "")
