@@ -11,6 +11,7 @@ import fnmatch
 import functools
 import json
 import pathlib
+import sys
 
 from keras_landmarks.errors import UnknownModelError, close_matches
 
@@ -24,7 +25,12 @@ def load():
 
 
 def resolve(name):
-    """The canonical name of a model name or alias; `UnknownModelError` (with close matches) otherwise."""
+    """The canonical name of a model name or alias; `UnknownModelError` (with close matches) otherwise.
+    Where the models are already imported, the live registry answers."""
+    if "keras_landmarks.models" in sys.modules:
+        from keras_landmarks import registry
+
+        return registry.resolve(name)
     data = load()
     if isinstance(name, str) and name in data["models"]:
         return name
@@ -45,7 +51,11 @@ def list_models(pattern="*", task=None, family=None):
 
 
 def formats():
-    """{format name: (family, variant)} of the format table."""
+    """{format name: (family, variant)} of the format table: the live table where it is already imported
+    (a format added at run time is known), else the index's copy."""
+    live = sys.modules.get("keras_landmarks.export.formats")
+    if live is not None:
+        return {fmt.name: (fmt.family, fmt.variant) for fmt in live.FORMATS.values()}
     return {name: tuple(pair) for name, pair in load()["formats"].items()}
 
 

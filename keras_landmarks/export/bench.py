@@ -289,6 +289,12 @@ def format_markdown(rows, runs, schemes=None):
         "configuration and converted by the same tool.",
         "",
     ]
+    runs_of = {}
+    for r in rows:
+        runs_of.setdefault(r.get("run", "unrecorded"), []).append(r["model"])
+    if len(runs_of) > 1:
+        lines += ["Rows measured in the same run: " + "; ".join(f"{run}: {', '.join(models)}"
+                                                               for run, models in runs_of.items()) + ".", ""]
     for batch in BATCHES:
         lines += [f"## Batch {batch}", "", "| runtime | " + " | ".join(r["model"] for r in rows) + " |",
                   "|---|" + "---:|" * len(rows)]
