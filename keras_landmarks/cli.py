@@ -140,6 +140,39 @@ def _batch_size(text):
         raise ConfigError(f"Invalid --batch-size {text!r}: expected a positive integer or 'dynamic'.") from None
 
 
+def _private_tempdir():
+    """Point this process's and its children's temporary files (TensorFlow's autograph sources, converter
+    scratch) at a folder of their own, removed at exit; a folder a killed conversion (SIGKILL skips exit
+    handlers) left behind is removed by the next conversion."""
+    import atexit
+    import os
+    import pathlib
+    import shutil
+    import tempfile
+
+    base = pathlib.Path(tempfile.gettempdir())
+    for stale in base.glob("keras_landmarks_tmp.*"):
+        pid = stale.name.rpartition(".")[2]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(stale, ignore_errors=True)
+    path = base / f"keras_landmarks_tmp.{os.getpid()}"
+    path.mkdir(exist_ok=True)
+    tempfile.tempdir = os.environ["TMPDIR"] = str(path)
+    atexit.register(shutil.rmtree, path, True)
+
+
+def _alive(pid):
+    import os
+
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def _cmd_convert(args):
     # What needs no model is checked before TensorFlow loads: the same checks `convert` runs.
     if not args.model.endswith(".keras"):
@@ -151,6 +184,7 @@ def _cmd_convert(args):
     options.tolerance(args.tolerance)
     options.positive("sequence_length", args.sequence_length)
     options.positive("bench_length", args.bench_length)
+    _private_tempdir()
     _load()
     from keras_landmarks.export.manifest import format_table
     from keras_landmarks.export.pipeline import convert

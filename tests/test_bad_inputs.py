@@ -12,7 +12,8 @@ Exit codes: 0 success; 1 a check failed (parity, `verify`) or the machine failed
 - calibration data: an empty set, arrays of the wrong shape, NaN values, a pickle, a single `.npy` array, a missing file;
 - model files: an empty, a text and a truncated `.keras` file;
 - the API: `formats="onnx"` as a string, `version=True`, `batch_size=True`;
-- the machine: a full disk (ENOSPC) mid-conversion; Ctrl-C mid-conversion (exit 130).
+- the machine: a full disk (ENOSPC) mid-conversion; Ctrl-C mid-conversion (exit 130); a conversion
+  killed with SIGKILL, whose temporary files (autograph's sources) the next conversion removes.
 
 `verify`'s cases (damaged manifests, parity files, paths that leave the folder) are in
 tests/export/test_verify_damaged.py.
@@ -147,3 +148,30 @@ def test_ctrl_c_stops_the_conversion_and_leaves_nothing(tmp_path):
     assert process.wait(timeout=300) == 130, "".join(seen) + rest
     assert "interrupted" in rest and "Traceback" not in rest, rest
     assert not out.exists() or list(out.iterdir()) == []
+
+
+def test_a_killed_conversion_leaves_temporary_files_the_next_one_removes(tmp_path):
+    """SIGKILL skips every exit handler: autograph's generated sources stay in the killed conversion's own
+    temporary folder, which the next conversion removes."""
+    import os
+    import shutil
+    import signal
+    import subprocess
+    import sys
+
+    exe = shutil.which("keras-landmarks", path=os.path.dirname(sys.executable))
+    env = {**os.environ, "TMPDIR": str(tmp_path)}
+    out = tmp_path / "out"
+    process = subprocess.Popen([exe, "convert", "lenet5", "--formats", "saved_model,onnx", "--out", str(out)],
+                               stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env=env)
+    for line in process.stderr:
+        if line.startswith("[2/"):
+            process.send_signal(signal.SIGKILL)
+            break
+    process.wait(timeout=300)
+    own = tmp_path / f"keras_landmarks_tmp.{process.pid}"
+    assert own.is_dir() and any(own.rglob("*.py"))  # autograph's sources, in the killed run's folder only
+    done = subprocess.run([exe, "convert", "lenet5", "--formats", "onnx", "--out", str(out)], capture_output=True,
+                          text=True, env=env)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert not own.exists() and not list(tmp_path.glob("keras_landmarks_tmp.*"))  # and its own folder is gone too
