@@ -32,7 +32,8 @@ import numpy as np
 DEFAULT_MODELS = ("lenet5", "resnet50", "bert_base")
 
 
-def _free_port():
+def free_port():
+    """A TCP port on 127.0.0.1 that nothing listens on now."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
@@ -70,6 +71,15 @@ def _breakdown(predictor, body, repeats):
         for key, a, b in zip(steps, (t0, t1, t2, t3), (t1, t2, t3, t4)):
             steps[key].append(b - a)
     return {key: round(1000 * float(np.median(v)), 3) for key, v in steps.items()}
+
+
+def stop_server(process):
+    """Stop a `keras-landmarks serve` started in its own session: SIGTERM, then SIGKILL after 30 s."""
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
 
 
 def _serve(folder, port):
@@ -145,16 +155,12 @@ def measure(name, requests=200, clients=8, overrides=None):
         request_in_process = _per_second(lambda: predictor.predict(json.loads(body)))
         steps = _breakdown(predictor, body, repeats=max(5, min(50, int(in_process))))
         del predictor, model
-        port = _free_port()
+        port = free_port()
         process, log = _serve(folder, port)
         try:
             served = _load(f"/v1/models/{manifest['model']}", port, body, requests, clients)
         finally:
-            os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
+            stop_server(process)
             log.close()
     rps, p50, p99, errors = served
     return {"model": name, "sequence_length": length if dynamic else None,

@@ -5,7 +5,6 @@ import json
 import os
 import re
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -18,6 +17,7 @@ import pytest
 
 from keras_landmarks.export import convert
 from keras_landmarks.export.serving import RequestError, SavedModelPredictor
+from keras_landmarks.export.serving_bench import free_port, stop_server
 
 pytest.importorskip("kserve", reason="the serve extra is not installed")
 
@@ -27,12 +27,6 @@ def export(tmp_path_factory):
     out = tmp_path_factory.mktemp("exports")
     convert("lenet5", formats=("saved_model",), out=out, progress=False)
     return out / "lenet5"
-
-
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _request(url, body=None, timeout=30):
@@ -50,7 +44,7 @@ SERVER_LOG = []
 
 @pytest.fixture(scope="module")
 def server(export, tmp_path_factory):
-    port = _free_port()
+    port = free_port()
     exe = shutil.which("keras-landmarks", path=os.path.dirname(sys.executable))
     # The server logs every request: a file, not a pipe nobody reads (a full pipe would block it).
     log_path = tmp_path_factory.mktemp("server") / "server.log"
@@ -73,11 +67,7 @@ def server(export, tmp_path_factory):
         process.kill()
         pytest.fail("the server did not become ready in 120 s")
     yield base, port
-    os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
+    stop_server(process)
     log.close()
 
 
