@@ -203,7 +203,14 @@ def run(plan, work, interrupted=lambda: None):
                    f"{', ' + times if times else ''}: {passed}")
         if not verdict["passed"]:
             limit = verdict.get("tolerance", verdict.get("gate"))
-            raise ExportError(f"{plan.name}: {fmt.label()} does not match the Keras model: {detail} (gate: {limit}).")
+            why = ""
+            if fmt.precision == "fp16" and 2 * memory.weight_bytes(model) < memory.available_memory():
+                floor = parity.float16_weights_error(model, [inputs for (_, inputs), _ in pairs[:2]])
+                why = (f" Its weights rounded to float16 alone give {floor:.2e} in Keras" +
+                       (": the model is too sensitive for float16 (fresh weights often are); keep float32, or "
+                        "pass a --tolerance you accept." if floor > limit / 2 else "."))
+            raise ExportError(f"{plan.name}: {fmt.label()} does not match the Keras model: {detail} (gate: {limit})."
+                              + why)
     shutil.rmtree(work / ".sources", ignore_errors=True)
     return manifests.build(plan, artifacts, [label for label, _ in labelled], _warnings(plan, references))
 

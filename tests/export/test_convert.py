@@ -240,3 +240,19 @@ def test_saturated_reference_is_flagged(tmp_path):
     logits = convert("resnet56", overrides={**get_spec("resnet56").test_config, "classifier_activation": None},
                      formats=("onnx",), out=tmp_path, overwrite=True, progress=False)
     assert "warnings" not in logits
+
+
+def test_fp16_miss_says_when_float16_weights_alone_miss(tmp_path):
+    """x·(1 + 1e-4) − x·1: float16 rounds 1 + 1e-4 to 1, so any float16-weight artifact outputs 0; the
+    error says the model, not the conversion, is the cause."""
+    x = keras.Input((3,), name="x")
+    a = keras.layers.Dense(1, use_bias=False, kernel_initializer=keras.initializers.Constant(1.0 + 1e-4))(x)
+    b = keras.layers.Dense(1, use_bias=False, kernel_initializer=keras.initializers.Constant(1.0))(x)
+    model = keras.Model(x, keras.layers.Subtract()([a, b]), name="cancel")
+    from keras_landmarks.export.parity import float16_weights_error
+
+    assert float16_weights_error(model, [{"x": np.ones((2, 3), "float32")}]) == pytest.approx(1.0)
+    with pytest.raises(ExportError, match=r"onnx \(fp16\) does not match.*rounded to float16 alone give 1\.00e\+00 in "
+                                          r"Keras: the model is too sensitive for float16"):
+        convert(model, formats=("onnx_fp16",), out=tmp_path, progress=False)
+    assert _leftovers(tmp_path) == []

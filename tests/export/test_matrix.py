@@ -13,7 +13,8 @@ import pytest
 import keras_landmarks
 from keras_landmarks.config import builder_parameters
 from keras_landmarks.export import convert, verify
-from keras_landmarks.export.parity import FLOAT_TOLERANCE
+from keras_landmarks.export.parity import FLOAT_TOLERANCE, FP16_TOLERANCE, cases, float16_weights_error
+from keras_landmarks.inputs import input_kinds
 from keras_landmarks.registry import get_spec
 
 
@@ -40,7 +41,13 @@ MODELS = [pytest.param(n, marks=pytest.mark.large) if n in DEEPER else n for n i
 
 @pytest.mark.parametrize("name", MODELS)
 def test_converts_to_every_format_with_parity(name, tmp_path):
-    manifest = convert(name, overrides=_small(name), formats=ALL_FORMATS, out=tmp_path, progress=False)
+    model = keras_landmarks.build(name, **_small(name))
+    # A fresh deep network can be past the fp16 gate on float16 storage alone (its weights rounded to
+    # float16, computed in float32: ResNet-152 v2 2.0e-2, ResNet-110 9.5e-3 here), which no conversion can
+    # help: the fp16 artifact may add FP16_TOLERANCE to that, no more. Float artifacts are held to
+    # FLOAT_TOLERANCE below.
+    floor = float16_weights_error(model, [inputs for _, inputs in cases(model, input_kinds(model))])
+    manifest = convert(model, formats=ALL_FORMATS, out=tmp_path, progress=False, tolerance=FP16_TOLERANCE + floor)
     assert [a["artifact"] for a in manifest["artifacts"]] == list(ALL_FORMATS)
     for art in manifest["artifacts"]:
         assert art["parity"]["passed"], (art["path"], art["parity"])
