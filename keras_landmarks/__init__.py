@@ -3,6 +3,7 @@
     import keras_landmarks
     model = keras_landmarks.build("resnet50")
     keras_landmarks.info("resnet50")["paper"]
+    keras_landmarks.train("lenet5", "digits", epochs=3)     # a run folder with lenet5.keras
 
 Importing the package imports Keras, registers every model and every custom layer (so `.keras` files
 that use them load). Inside the `keras-landmarks` command only, that happens at the first use of
@@ -19,9 +20,9 @@ _os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
 __version__ = "0.1.0"
 
-__all__ = ["build", "list_models", "info", "UnknownModelError", "ConfigError", "ExportError", "__version__"]
+__all__ = ["build", "list_models", "info", "train", "UnknownModelError", "ConfigError", "ExportError", "__version__"]
 
-_LOADED = ("build", "info", "list_models", "layers", "models")
+_LOADED = ("build", "info", "list_models", "train", "layers", "models")
 
 
 def _load():
@@ -32,8 +33,9 @@ def _load():
     layers = _importlib.import_module("keras_landmarks.layers")  # not `from . import`: that would ask __getattr__
     models = _importlib.import_module("keras_landmarks.models")  # importing the families fills the registry
     registry = _importlib.import_module("keras_landmarks.registry")
+    training = _importlib.import_module("keras_landmarks.training")
     globals().update(build=registry.build, info=registry.info, list_models=registry.list_models, layers=layers,
-                     models=models)
+                     models=models, train=training.train)
 
 
 def __getattr__(name):

@@ -201,6 +201,27 @@ def _cmd_convert(args):
     return 0
 
 
+def _cmd_train(args):
+    index.resolve(args.model)
+    _load()
+    from keras_landmarks.training import train
+
+    result = train(args.model, args.data, out=args.out, epochs=args.epochs, steps=args.steps,
+                   batch_size=args.batch_size, optimizer=args.optimizer, learning_rate=args.learning_rate,
+                   seed=args.seed, checkpoint_every=args.checkpoint_every, resume=args.resume,
+                   overwrite=args.overwrite, precision=args.precision, strategy=args.strategy,
+                   overrides=parse_overrides(args.set), data_dir=args.data_dir, manual_dir=args.manual_dir,
+                   progress=not args.quiet)
+    metrics = ", ".join(f"{k} {v:.4f}" for k, v in result["results"].items())
+    print(f"{result['options']['model']} on {result['options']['data']}: held-out {metrics}")
+    if result.get("worker"):
+        print(f"{result['worker']}: done (the chief writes the run to {result['out']}/)")
+    else:
+        print(f"written to {result['out']}/ (model: {result['model']}; convert it with `keras-landmarks convert "
+              f"{result['model']}`)")
+    return 0
+
+
 def _cmd_verify(args):
     _load()
     from keras_landmarks.export.verification import verify
@@ -272,6 +293,30 @@ def _parser():
     p.add_argument("--skip-memory-check", action="store_true",
                    help="convert to TFLite even where the converter's estimated memory exceeds what is available")
     p.set_defaults(func=_cmd_convert)
+
+    p = commands.add_parser("train", help="train a model on a dataset (checkpoints, --resume, TensorBoard, curves)")
+    p.add_argument("model", metavar="NAME", help="registry name")
+    p.add_argument("--data", required=True, metavar="DATASET",
+                   help="a dataset of keras_landmarks.datasets (digits, mnist_5k, fashion_mnist, ...)")
+    p.add_argument("--epochs", type=int, help="epochs (default: the model's recipe)")
+    p.add_argument("--steps", type=int, help="train this many steps instead of whole epochs")
+    p.add_argument("--batch-size", type=int, help="batch size (default: the model's recipe)")
+    p.add_argument("--optimizer", help="sgd, adam, adamw or rmsprop (default: the model's recipe)")
+    p.add_argument("--learning-rate", type=float, help="peak learning rate (default: the model's recipe)")
+    p.add_argument("--seed", type=int, default=0, help="weights, dropout and data order follow from it (default 0)")
+    p.add_argument("--checkpoint-every", type=int, metavar="N", help="also checkpoint every N steps (always at "
+                   "each epoch end)")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out from its newest checkpoint")
+    p.add_argument("--overwrite", action="store_true", help="replace a run already in --out")
+    p.add_argument("--precision", default="float32", help="float32 (default), mixed_float16 or mixed_bfloat16")
+    p.add_argument("--strategy", default="none", help="none (default), mirrored (all local devices) or multi-worker "
+                   "(TF_CONFIG)")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config value (repeatable)")
+    p.add_argument("--out", help="run folder (default runs/NAME)")
+    p.add_argument("--data-dir", help="TFDS data folder (default ~/tensorflow_datasets)")
+    p.add_argument("--manual-dir", help="folder of files a dataset reads (default <data-dir>/downloads/manual)")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(func=_cmd_train)
 
     p = commands.add_parser("verify", help="re-check an export folder: hashes and parity")
     p.add_argument("folder", help="an export folder, e.g. exports/resnet50")

@@ -57,6 +57,8 @@ class ModelSpec:
     # for the extra serving signatures (decoders, samplers, encoders).
     inputs: Callable[[dict], dict] | None = None
     signatures: Callable[[Any], dict] | None = None
+    # How the paper trained it: config -> keras_landmarks.training.Recipe (None: the task's default).
+    training: Callable[[dict], Any] | None = None
 
     def full_config(self, **overrides):
         """The builder's defaults, then this variant's config, then the overrides."""
@@ -74,7 +76,8 @@ _BUILT = weakref.WeakKeyDictionary()  # model -> (spec, full config), for models
 
 
 def register(name, *, family, builder, paper, config=None, params=None, params_source="", task,
-             io, test_config=None, description="", aliases=(), sample_data=None, inputs=None, signatures=None):
+             io, test_config=None, description="", aliases=(), sample_data=None, inputs=None, signatures=None,
+             training=None):
     """Add one variant to the registry. Registering a name (or alias) twice is an error."""
     for key in (name, *aliases):
         if key in _REGISTRY or key in _ALIASES:
@@ -94,6 +97,7 @@ def register(name, *, family, builder, paper, config=None, params=None, params_s
         sample_data=sample_data,
         inputs=inputs,
         signatures=signatures,
+        training=training,
     )
     check_overrides(name, builder, spec.config)  # a bad variant table fails at import, loudly
     _REGISTRY[name] = spec
@@ -210,7 +214,21 @@ def info(name):
         "params": spec.params,
         "params_counted": PARAMS_COUNTED,
         "params_source": spec.params_source,
+        "training": _training(spec, config),
     }
+
+
+def _training(spec, config):
+    """The recipe `train` uses (the paper's where the registry records it), as plain data; None for a task
+    with no default objective."""
+    from keras_landmarks.errors import ConfigError
+    from keras_landmarks.training.recipe import default_recipe
+
+    try:
+        recipe = spec.training(config) if spec.training else default_recipe(spec.task)
+    except ConfigError:
+        return None
+    return _jsonable(dataclasses.asdict(recipe))
 
 
 def _jsonable(value):

@@ -184,7 +184,7 @@ def check_samples(samples, model, what, kinds):
     return samples
 
 
-def calibration(model, spec, config, kinds, representative_data, sequence_length=None):
+def calibration(model, spec, config, kinds, representative_data, sequence_length=None, run=None):
     """Calibration samples for int8, and where they come from."""
     from keras_landmarks.export.parity import LENGTHS
     from keras_landmarks.inputs import sample_inputs
@@ -194,6 +194,11 @@ def calibration(model, spec, config, kinds, representative_data, sequence_length
             return _load_representative(representative_data, model, kinds), f"file {representative_data}"
         return (check_samples(list(representative_data), model, "The representative data given", kinds),
                 "given by the caller")
+    if run is not None:
+        from keras_landmarks.training import runs
+
+        samples = runs.calibration_samples(run, model.inputs[0].name)
+        return samples, f"{len(samples)} examples of the training split of {runs.describe(run)}"
     if spec is not None and spec.sample_data is not None:
         inputs, _ = spec.sample_data(config)
         name = model.inputs[0].name
@@ -223,6 +228,17 @@ def make_plan(model_or_name, *, formats, quantize, representative_data, eval_dat
     options.positive("bench_length", bench_length)
     options.positive("sequence_length", sequence_length)
     model, name, spec, config = resolve_model(model_or_name, overrides)
+    run = None
+    if isinstance(model_or_name, (str, os.PathLike)) and str(model_or_name).endswith(".keras"):
+        from keras_landmarks import registry
+        from keras_landmarks.training import runs
+
+        run = runs.record_for(model_or_name)  # a trained run's model: its registry entry and its data
+        if run is not None:
+            spec = registry.get_spec(run["options"]["model"])
+            config = spec.full_config(**run["options"]["overrides"])
+            if eval_data is None and len(model.inputs) == 1 and any(f.precision == "quantized" for f in chosen):
+                eval_data = runs.evaluation_data(run)
     final = out / name
     if final.exists() and not overwrite:
         raise ConfigError(f"{str(final)!r} already exists; pass --overwrite (overwrite=True) to replace it.",
@@ -252,7 +268,7 @@ def make_plan(model_or_name, *, formats, quantize, representative_data, eval_dat
         raise ConfigError("Representative data calibrates int8 artifacts, and none is asked for "
                           f"(--formats {','.join(f.name for f in chosen)}); add --quantize int8 or leave it out.",
                           key="representative_data")
-    samples, source = (calibration(model, spec, config, kinds, representative_data, sequence_length) if needs
+    samples, source = (calibration(model, spec, config, kinds, representative_data, sequence_length, run) if needs
                        else (None, None))
     io_inputs, io_outputs = io_spec(model, batch_size, sequence_length)
     length = sequence_length or representative_length(kinds, bench_length)

@@ -35,6 +35,7 @@ from keras_landmarks.layers import LocalResponseNormalization
 from keras_landmarks.layers._init import fresh
 from keras_landmarks.models._image import check_image_config, features, image_input, image_io
 from keras_landmarks.registry import Paper, register
+from keras_landmarks.training.recipe import Recipe
 
 PAPER = Paper(
     title="ImageNet Classification with Deep Convolutional Neural Networks",
@@ -168,4 +169,11 @@ register(
     test_config={"input_shape": (67, 67, 3), "stackwise_num_filters": (8, 8, 8, 8, 8), "fc_units": 16,
                  "num_classes": 5},
     description="Deep CNN on GPUs: ReLU, LRN, overlapping pooling, dropout, data augmentation.",
+    # §5: SGD, batch 128, momentum 0.9, weight decay 0.0005, learning rate 0.01 divided by 10 three times
+    # when the validation error stopped improving, about 90 epochs.
+    training=lambda c: Recipe(optimizer="sgd", learning_rate=0.01, momentum=0.9, weight_decay=5e-4, schedule="steps",
+                              boundaries=(0.4, 0.7, 0.9), batch_size=128, epochs=90,
+                              source="Krizhevsky et al. 2012, §5: SGD 0.01, momentum 0.9, weight decay 5e-4 (Keras's "
+                              "decoupled form), batch 128, ÷10 three times at plateaus (here at 0.4, 0.7, 0.9 of "
+                              "the run), 90 epochs"),
 )

@@ -45,6 +45,7 @@ from keras import ops
 from keras_landmarks.config import check_length, check_positive, fail
 from keras_landmarks.models._image import check_image_config, image_input, image_io, pooled_classifier
 from keras_landmarks.registry import Paper, register
+from keras_landmarks.training.recipe import Recipe
 
 PAPER_V1 = Paper(
     title="Deep Residual Learning for Image Recognition",
@@ -279,6 +280,7 @@ for _depth in DEPTHS:
         io=lambda c: image_io(c, DOWNSAMPLING, c["stackwise_num_filters"][-1] * (4 if DEPTHS[c["depth"]][1] else 1)),
         test_config=_SMALL,
         description="Residual learning with identity / projection shortcuts.",
+        training=lambda c: IMAGENET_RECIPE,
     )
     register(
         f"resnet{_depth}_v2",
@@ -295,7 +297,22 @@ for _depth in DEPTHS:
         io=lambda c: image_io(c, DOWNSAMPLING, c["stackwise_num_filters"][-1] * (4 if DEPTHS[c["depth"]][1] else 1)),
         test_config=_SMALL,
         description="Pre-activation residual network: BN-ReLU before each convolution, pure identity path.",
+        training=lambda c: IMAGENET_RECIPE,
     )
+
+# §3.4: SGD, mini-batch 256, learning rate 0.1 divided by 10 when the error plateaus, weight decay 1e-4,
+# momentum 0.9, up to 60×10⁴ iterations; the plateaus at the usual epochs 30 and 60 of 90.
+IMAGENET_RECIPE = Recipe(optimizer="sgd", learning_rate=0.1, momentum=0.9, weight_decay=1e-4, schedule="steps",
+                         boundaries=(1 / 3, 2 / 3), batch_size=256, epochs=90,
+                         source="He et al. 2016, §3.4: SGD 0.1 (÷10 at plateaus, here at 1/3 and 2/3 of the run), "
+                         "momentum 0.9, weight decay 1e-4 (Keras's decoupled form), batch 256")
+# §4.2: SGD 0.1, ÷10 at 32k and 48k iterations, stop at 64k; weight decay 1e-4, momentum 0.9, batch 128
+# (ResNet-110's 0.01 warm-up until training error < 80% is not applied).
+CIFAR_RECIPE = Recipe(optimizer="sgd", learning_rate=0.1, momentum=0.9, weight_decay=1e-4, schedule="steps",
+                      boundaries=(0.5, 0.75), batch_size=128, epochs=182,
+                      source="He et al. 2016, §4.2: SGD 0.1, ÷10 at 32k and 48k of 64k iterations (1/2 and 3/4 of "
+                      "the run), momentum 0.9, weight decay 1e-4 (Keras's decoupled form), batch 128; "
+                      "ResNet-110's 0.01 warm-up is not applied")
 
 _CIFAR_PARAMS = {20: 269_722, 32: 464_154, 44: 658_586, 56: 853_018, 110: 1_727_962}
 for _depth, _params in _CIFAR_PARAMS.items():
@@ -319,4 +336,5 @@ for _depth, _params in _CIFAR_PARAMS.items():
             # vanishes (output scale ~1e-4, the degradation of §4.2) and float rounding dominates it.
             test_config={"stackwise_num_filters": (4, 8, 8), "num_classes": 5} if _shortcuts else {"num_classes": 5},
             description="CIFAR-10 " + ("residual" if _shortcuts else "plain (no shortcuts)") + f" net, {_depth} layers.",
+            training=lambda c: CIFAR_RECIPE,
         )

@@ -24,6 +24,7 @@ import keras
 from keras_landmarks.config import check_length, check_positive, check_rate, fail
 from keras_landmarks.models._image import check_image_config, features, image_input, image_io
 from keras_landmarks.registry import Paper, register
+from keras_landmarks.training.recipe import Recipe
 
 PAPER = Paper(
     title="Very Deep Convolutional Networks for Large-Scale Image Recognition",
@@ -93,6 +94,14 @@ _PARAMS = {
 }
 _LETTER = {11: "A", 13: "B", 16: "D", 19: "E"}
 
+# §3.1: mini-batch gradient descent with momentum 0.9, batch 256, L2 5·10⁻⁴, learning rate 10⁻² divided by
+# 10 three times when validation accuracy stopped improving, 74 epochs.
+RECIPE = Recipe(optimizer="sgd", learning_rate=0.01, momentum=0.9, weight_decay=5e-4, schedule="steps",
+                boundaries=(0.4, 0.7, 0.9), batch_size=256, epochs=74,
+                source="Simonyan & Zisserman 2015, §3.1: SGD 0.01 with momentum 0.9, ÷10 three times at plateaus "
+                "(here at 0.4, 0.7, 0.9 of the run), weight decay 5e-4 (Keras's decoupled form), batch 256, "
+                "74 epochs")
+
 for _depth in (11, 13, 16, 19):
     for _bn in (False, True):
         _name = f"vgg{_depth}" + ("_bn" if _bn else "")
@@ -113,4 +122,5 @@ for _depth in (11, 13, 16, 19):
                          "num_classes": 5},
             description="Depth from stacks of small 3×3 convolutions"
             + (", with batch normalization." if _bn else "."),
+            training=lambda c: RECIPE,
         )

@@ -1,0 +1,388 @@
+"""`train(...)`: a registry model on a dataset of `keras_landmarks.datasets`, with Keras's `fit`.
+
+The run folder (`--out`, default `runs/<model>`) holds:
+
+    train.json        what was run (model, overrides, data, recipe, seed, preprocessing) and its results
+    <model>.keras     the trained model: the input of `keras-landmarks convert`
+    history.json      per-epoch metrics (train and held-out) and the training loss along the steps
+    curves.png        those curves
+    checkpoints/      step-XXXXXXXX.npz, the last two (every --checkpoint-every steps and each epoch end)
+    logs/             TensorBoard
+
+`resume=True` continues the run in `out` from its newest checkpoint: same weights, optimizer state,
+dropout seeds and data order as the uninterrupted run at that step, so it ends with the same weights.
+"""
+
+import contextlib
+import dataclasses
+import json
+import os
+import pathlib
+import shutil
+import time
+
+import numpy as np
+
+from keras_landmarks.errors import ConfigError
+from keras_landmarks.training import checkpoint
+from keras_landmarks.training.data import Preprocessing, Stream, evaluation_batches, image_split
+from keras_landmarks.training.recipe import Recipe, default_recipe, optimizer as make_optimizer
+
+PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
+STRATEGIES = ("none", "mirrored", "multi-worker")
+STEP_LOG_POINTS = 200  # about this many training-loss points along a run, for the curves
+
+
+def _write_json(path, data):
+    partial = pathlib.Path(str(path) + ".partial")
+    partial.write_text(json.dumps(data, indent=1, default=_jsonable))
+    os.replace(partial, path)
+
+
+def _jsonable(value):
+    if isinstance(value, (np.floating, np.integer)):
+        return value.item()
+    if isinstance(value, tuple):
+        return list(value)
+    raise TypeError(f"{type(value).__name__} is not JSON")
+
+
+def _plain(value):
+    return json.loads(json.dumps(value, default=_jsonable))
+
+
+def _positive(value, what):
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigError(f"Invalid {what} {value!r}: a whole number ≥ 1.", key=what.replace(" ", "_"), value=value)
+    return value
+
+
+def _strategy(name):
+    import tensorflow as tf
+
+    if name in (None, "none"):
+        return None
+    if name == "mirrored":
+        return tf.distribute.MirroredStrategy()
+    if name == "multi-worker":
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    raise ConfigError(f"Unknown strategy {name!r}. Allowed: {', '.join(STRATEGIES)}.", key="strategy", value=name)
+
+
+def _outputs_probabilities(model):
+    """True when the model ends in a softmax (the loss then takes probabilities, not logits)."""
+    import keras
+
+    layer = model.layers[-1]
+    activation = getattr(layer, "activation", None)
+    return isinstance(layer, keras.layers.Softmax) or getattr(activation, "__name__", "") == "softmax"
+
+
+def _options(name, data, overrides, recipe, seed, batch_size, epochs, steps, precision, strategy, checkpoint_every):
+    return {"model": name, "overrides": overrides, "data": data, "seed": seed, "batch_size": batch_size,
+            "epochs": epochs, "steps": steps, "precision": precision, "strategy": strategy,
+            "checkpoint_every": checkpoint_every, "recipe": dataclasses.asdict(recipe)}
+
+
+def _resumed_options(out, given):
+    """The options of the run in `out`; an option given now that differs is an error."""
+    path = pathlib.Path(out) / "train.json"
+    if not path.is_file():
+        raise ConfigError(f"Nothing to resume in {out}: no train.json (start the run without --resume).",
+                          key="resume", value=str(out))
+    try:
+        saved = json.loads(path.read_text())["options"]
+    except (ValueError, KeyError) as error:
+        raise ConfigError(f"{path} is damaged ({error}); start again with --overwrite.", key="resume",
+                          value=str(path)) from None
+    for key, value in given.items():
+        if key == "overrides":  # the run's own includes num_classes from the dataset
+            value = {k: v for k, v in (value or {}).items() if saved[key].get(k) != _plain(v)} or None
+        if value is not None and key in saved and _plain(value) != saved[key]:
+            raise ConfigError(f"--resume continues the run in {out} as it started: {key} was {saved[key]!r}, "
+                              f"not {value!r}.", key=key, value=value)
+    return saved
+
+
+def _callback(folder, every, steps_per_epoch, history, step_log, log_every, optimizer_of):
+    """Checkpoints, the epoch history and the training loss along the steps."""
+    import keras
+
+    class RunCallback(keras.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.epoch_start = time.perf_counter()
+
+        def _step(self):
+            return int(keras.ops.convert_to_numpy(optimizer_of(self.model).iterations))
+
+        def _save(self, step):
+            checkpoint.save(folder, step, self.model, optimizer_of(self.model),
+                            {"step": step, "history": history, "steps": step_log})
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self.epoch_start = time.perf_counter()
+
+        def on_train_batch_end(self, batch, logs=None):
+            step = self._step()
+            if logs and "loss" in logs and step % log_every == 0:
+                step_log.append({"step": step, "loss": float(logs["loss"])})
+            if every and step % every == 0 and step % steps_per_epoch:
+                self._save(step)
+
+        def on_epoch_end(self, epoch, logs=None):
+            step = self._step()
+            record = {"epoch": epoch + 1, "step": step, "seconds": round(time.perf_counter() - self.epoch_start, 2)}
+            record.update({k: float(v) for k, v in (logs or {}).items()})
+            if step % steps_per_epoch:
+                record["partial"] = True
+            history.append(record)
+            self._save(step)
+
+    return RunCallback()
+
+
+def _plot(path, history, step_log, title):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    metrics = sorted({k for r in history for k in r if k not in ("epoch", "step", "seconds", "partial")
+                      and not k.startswith("val_") and k != "loss"})
+    figure, axes = plt.subplots(1, 1 + len(metrics), figsize=(5 * (1 + len(metrics)), 3.6), squeeze=False)
+    ax = axes[0][0]
+    if step_log:
+        ax.plot([p["step"] for p in step_log], [p["loss"] for p in step_log], lw=0.8, label="train (running mean)")
+    ax.plot([r["step"] for r in history], [r.get("val_loss", np.nan) for r in history], "o-", label="held-out")
+    ax.set(xlabel="step", ylabel="loss", title=f"{title}: loss")
+    ax.legend()
+    for ax, metric in zip(axes[0][1:], metrics):
+        ax.plot([r["step"] for r in history], [r.get(metric, np.nan) for r in history], "o-", label="train")
+        ax.plot([r["step"] for r in history], [r.get("val_" + metric, np.nan) for r in history], "o-", label="held-out")
+        ax.set(xlabel="step", ylabel=metric, title=f"{title}: {metric}")
+        ax.legend()
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+
+
+@dataclasses.dataclass
+class Run:
+    """Everything a training loop needs, set up by `_prepare`."""
+
+    name: str
+    out: pathlib.Path
+    net: object
+    recipe: Recipe
+    stream: Stream
+    prep: Preprocessing
+    validation: object
+    test: tuple
+    total: int
+    record: dict
+    history: list
+    step_log: list
+    start: int
+    checkpoint_every: int | None
+    strategy: object = None
+    writes: bool = True  # False on the workers of a multi-worker run other than the chief
+
+
+def train(model, data, *, out=None, epochs=None, steps=None, batch_size=None, optimizer=None, learning_rate=None,
+          seed=0, checkpoint_every=None, resume=False, overwrite=False, precision="float32", strategy="none",
+          overrides=None, data_dir=None, manual_dir=None, progress=True):
+    """Train registry model `model` on dataset `data`; the run's summary (also in `out/train.json`).
+
+    Args:
+        model: a registry name (`build(model, **overrides)`; `num_classes` follows the dataset unless set).
+        data: a dataset name of `keras_landmarks.datasets` (image classifiers: digits, mnist_5k,
+            fashion_mnist); trains on its `train` split, reports on `test`.
+        out: the run folder (default `runs/<model>`); an existing run there needs `resume` or `overwrite`.
+        epochs / steps: the length (steps wins; default: the recipe's epochs).
+        batch_size, optimizer, learning_rate: override the model's recipe (`info` shows it). The batch
+            size is global: split across replicas and workers.
+        seed: weights, dropout and data order follow from it.
+        checkpoint_every: also checkpoint every N steps (always at each epoch end).
+        resume: continue the run in `out` from its newest checkpoint, bit for bit.
+        precision: "float32", "mixed_float16" or "mixed_bfloat16" (Keras mixed precision).
+        strategy: "none", "mirrored" (tf.distribute.MirroredStrategy over the local devices, with `fit`) or
+            "multi-worker" (MultiWorkerMirroredStrategy from TF_CONFIG, with the custom loop of
+            `keras_landmarks.training.distributed`).
+    """
+    from keras_landmarks import registry
+
+    spec = registry.get_spec(model)
+    out = pathlib.Path(out or pathlib.Path("runs") / spec.name)
+    for value, what in ((epochs, "epochs"), (steps, "steps"), (checkpoint_every, "checkpoint every"),
+                        (batch_size, "batch size")):
+        _positive(value, what)
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ConfigError(f"Invalid seed {seed!r}: a whole number ≥ 0.", key="seed", value=seed)
+    if precision not in PRECISIONS:
+        raise ConfigError(f"Unknown precision {precision!r}. Allowed: {', '.join(PRECISIONS)}.", key="precision",
+                          value=precision)
+    writes = True
+    if strategy == "multi-worker":
+        from keras_landmarks.training.distributed import is_chief
+
+        writes = is_chief()  # reads TF_CONFIG: a missing or bad one is a ConfigError before TensorFlow starts
+    strategy_object = _strategy(strategy)  # MultiWorkerMirroredStrategy must exist before other TF ops
+    run = _prepare(spec, data, out, epochs, steps, batch_size, optimizer, learning_rate, seed, checkpoint_every,
+                   resume, overwrite, precision, strategy, strategy_object, overrides, data_dir, manual_dir, writes)
+    started = time.perf_counter()
+    try:
+        if strategy == "multi-worker":
+            from keras_landmarks.training.distributed import custom_loop
+
+            custom_loop(run, progress)
+        else:
+            _fit(run, progress)
+    except KeyboardInterrupt:
+        if run.writes:
+            run.record["status"] = "interrupted"
+            _write_json(out / "train.json", run.record)
+        raise
+    return _finish(run, time.perf_counter() - started)
+
+
+def _prepare(spec, data, out, epochs, steps, batch_size, optimizer, learning_rate, seed, checkpoint_every, resume,
+             overwrite, precision, strategy, strategy_object, overrides, data_dir, manual_dir, writes):
+    import keras
+
+    from keras_landmarks import registry
+    from keras_landmarks.config import builder_parameters
+
+    name = spec.name
+    recipe = (spec.training(spec.full_config(**(overrides or {}))) if spec.training else default_recipe(spec.task))
+    recipe = recipe.replace(optimizer=optimizer, learning_rate=learning_rate, batch_size=batch_size,
+                            epochs=epochs).check()
+    given = _options(name, data, overrides, recipe, seed, batch_size, epochs, steps, precision, strategy,
+                     checkpoint_every)
+    given.update(data_dir=str(data_dir) if data_dir else None, manual_dir=str(manual_dir) if manual_dir else None)
+    if resume:
+        saved = _resumed_options(out, {"data": data, "seed": seed if seed else None, "batch_size": batch_size,
+                                       "epochs": epochs, "steps": steps, "overrides": overrides,
+                                       "strategy": None if strategy == "none" else strategy})
+        overrides, data, seed, steps = saved["overrides"], saved["data"], saved["seed"], saved["steps"]
+        data_dir, manual_dir = data_dir or saved.get("data_dir"), manual_dir or saved.get("manual_dir")
+        precision, checkpoint_every = saved["precision"], saved["checkpoint_every"]
+        recipe = Recipe(**{k: tuple(v) if isinstance(v, list) else v for k, v in saved["recipe"].items()})
+        given = saved
+    elif writes and out.exists() and any(out.iterdir()):
+        if not overwrite:
+            raise ConfigError(f"{out} already holds a run: pass --resume to continue it or --overwrite to replace it.",
+                              key="out", value=str(out))
+        shutil.rmtree(out)
+
+    train_x, train_y, classes = image_split(data, "train", data_dir, manual_dir)
+    test_x, test_y, _ = image_split(data, "test", data_dir, manual_dir)
+    overrides = dict(overrides or {})
+    if "num_classes" in builder_parameters(spec.builder) and "num_classes" not in overrides:
+        overrides["num_classes"] = classes
+    given["overrides"] = overrides
+    stream = Stream(train_x, train_y, recipe.batch_size, seed)
+    if stream.steps_per_epoch < 1:
+        raise ConfigError(f"Batch size {recipe.batch_size} is larger than {data}'s {len(train_y):,} training "
+                          "examples.", key="batch_size", value=recipe.batch_size)
+    total = steps or recipe.epochs * stream.steps_per_epoch
+
+    keras.utils.set_random_seed(seed)
+    previous_policy = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(precision)
+    try:
+        with strategy_object.scope() if strategy_object else contextlib.nullcontext():
+            net = registry.build(name, **overrides)
+            outputs = net.outputs[0].shape[-1]
+            if outputs != classes:
+                raise ConfigError(f"{name} has {outputs} outputs and {data} {classes} classes; set "
+                                  f"num_classes={classes}.", key="num_classes", value=outputs)
+            loss = keras.losses.SparseCategoricalCrossentropy(from_logits=not _outputs_probabilities(net))
+            net.compile(optimizer=make_optimizer(recipe, total), loss=loss if recipe.loss else None,
+                        metrics=list(recipe.metrics))
+    finally:
+        keras.config.set_dtype_policy(previous_policy)
+
+    if resume:
+        prep = Preprocessing.from_dict(json.loads((out / "train.json").read_text())["preprocessing"])
+    else:
+        prep = Preprocessing.for_model(net, train_x)
+    history, step_log, start = [], [], 0
+    if resume:
+        latest = checkpoint.latest(out / "checkpoints")
+        if latest is not None:
+            with strategy_object.scope() if strategy_object else contextlib.nullcontext():
+                extra = checkpoint.restore(latest, net, net.optimizer)
+            start, history, step_log = extra["step"], extra["history"], extra["steps"]
+    record = {"options": given, "preprocessing": prep.to_dict(), "dataset_classes": classes,
+              "steps_per_epoch": stream.steps_per_epoch, "total_steps": total, "status": "running",
+              "recipe_source": recipe.source, "artifact": f"{name}.keras"}
+    if writes:
+        out.mkdir(parents=True, exist_ok=True)
+        _write_json(out / "train.json", record)
+    return Run(name, out, net, recipe, stream, prep, evaluation_batches(test_x, test_y, prep), (test_x, test_y),
+               total, record, history, step_log, start, checkpoint_every, strategy_object, writes)
+
+
+def _fit(run, progress):
+    """Keras's `fit`, one call per stretch of whole epochs (a resumed or a --steps run adds partial ones)."""
+    import keras
+
+    net, spe, total = run.net, run.stream.steps_per_epoch, run.total
+    callback = _callback(run.out / "checkpoints", run.checkpoint_every, spe, run.history, run.step_log,
+                         max(1, total // STEP_LOG_POINTS), lambda m: m.optimizer)
+    tensorboard = keras.callbacks.TensorBoard(log_dir=str(run.out / "logs"))
+    step = run.start
+    while step < total:
+        epoch, within = divmod(step, spe)
+        if within or total - step < spe:  # a partial epoch: resumed mid-way, or the end of a --steps run
+            count, epochs_now = min(spe - within, total - step), 1
+        else:
+            count, epochs_now = spe, (total - step) // spe
+        dataset = run.stream.batches(step, step + count * epochs_now, run.prep)
+        net.fit(dataset, epochs=epoch + epochs_now, initial_epoch=epoch, steps_per_epoch=count,
+                validation_data=run.validation, callbacks=[callback, tensorboard], shuffle=False,
+                verbose=1 if progress else 0)
+        step += count * epochs_now
+
+
+def _finish(run, seconds):
+    """Evaluate on the held-out split; write the model, history, curves and train.json (where this process
+    writes); the summary."""
+    test_loss, accuracy = evaluate(run.net, run.validation)
+    out, record = run.out, run.record
+    final = out / f"{run.name}.keras"
+    record.update(status="done", seconds=round(seconds, 2), resumed_from_step=run.start or None,
+                  results={"test_loss": test_loss, "accuracy": accuracy})
+    if run.writes:
+        partial = out / f".{run.name}.partial.keras"
+        run.net.save(partial)
+        os.replace(partial, final)
+        _write_json(out / "history.json", {"epochs": run.history, "steps": run.step_log})
+        _plot(out / "curves.png", run.history, run.step_log, run.name)
+        _write_json(out / "train.json", record)
+    summary = {"out": str(out), "model": str(final), **record}
+    if not run.writes:
+        from keras_landmarks.training.distributed import cluster
+
+        task_type, index, workers = cluster()
+        summary["worker"] = f"{task_type} {index} of {workers}"
+    return summary
+
+
+def evaluate(net, batches):
+    """(mean cross-entropy, accuracy) of a classifier over `batches` of (inputs, labels), computed by
+    calling the model (not `evaluate`, which is not usable under MultiWorkerMirroredStrategy)."""
+    import keras
+
+    loss_object = keras.losses.SparseCategoricalCrossentropy(from_logits=not _outputs_probabilities(net),
+                                                             reduction="sum")
+    total, correct, count = 0.0, 0, 0
+    for x, y in batches:
+        outputs = net(x, training=False)
+        total += float(loss_object(y, keras.ops.cast(outputs, "float32")))
+        correct += int(np.sum(np.argmax(keras.ops.convert_to_numpy(outputs), -1) == y.numpy()))
+        count += len(y)
+    return total / count, correct / count

@@ -1,0 +1,111 @@
+"""How a model trains: optimizer, learning-rate schedule, batch size, loss, as its paper did.
+
+A registry entry may carry `training=lambda config: Recipe(...)`; a model without one trains with its
+task's default (`default_recipe`). Every option of `train()` overrides the recipe's value. A model that
+needs more than a loss (a GAN's two players, DQN's replay) supplies its own `train_step` on a
+`keras.Model` subclass, which `fit` and the checkpointing here use unchanged, with `Recipe.loss=None`.
+
+Schedules are in steps, as fractions of the run, so that a paper's "divide by 10 at 32k and 48k of 64k
+iterations" scales with a shortened run: `Recipe(schedule="steps", boundaries=(0.5, 0.75))`.
+"""
+
+import dataclasses
+
+import keras
+
+from keras_landmarks.errors import ConfigError
+
+OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop")
+SCHEDULES = ("constant", "steps", "cosine", "warmup_linear")
+
+
+@dataclasses.dataclass(frozen=True)
+class Recipe:
+    """optimizer: one of OPTIMIZERS; learning_rate: the peak rate; momentum (sgd, rmsprop);
+    weight_decay: Keras's decoupled decay (for SGD, w ← w − lr·wd·w each step, the paper's L2 term
+    without its interaction with momentum); schedule: one of SCHEDULES, with `boundaries` (fractions of
+    the run where the rate divides by `decay_factor`) or `warmup` (fraction of the run); source: where
+    the values come from."""
+
+    optimizer: str = "adam"
+    learning_rate: float = 1e-3
+    momentum: float = 0.0
+    nesterov: bool = False
+    weight_decay: float | None = None
+    schedule: str = "constant"
+    boundaries: tuple = ()
+    decay_factor: float = 0.1
+    warmup: float = 0.0
+    batch_size: int = 128
+    epochs: int = 10
+    loss: str | None = "sparse_categorical_crossentropy"
+    metrics: tuple = ("accuracy",)
+    source: str = "the task's default (Adam 1e-3, batch 128): the registry names no paper recipe"
+
+    def replace(self, **changes):
+        return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+    def check(self):
+        if self.optimizer not in OPTIMIZERS:
+            raise ConfigError(f"Unknown optimizer {self.optimizer!r}. Allowed: {', '.join(OPTIMIZERS)}.",
+                              key="optimizer", value=self.optimizer)
+        if self.schedule not in SCHEDULES:
+            raise ConfigError(f"Unknown schedule {self.schedule!r}. Allowed: {', '.join(SCHEDULES)}.",
+                              key="schedule", value=self.schedule)
+        if not (isinstance(self.learning_rate, (int, float)) and 0 < self.learning_rate < 10):
+            raise ConfigError(f"Invalid learning rate {self.learning_rate!r}: a number in (0, 10).",
+                              key="learning_rate", value=self.learning_rate)
+        return self
+
+
+def default_recipe(task):
+    if task == "image_classification":
+        return Recipe()
+    raise ConfigError(f"No default training objective for task {task!r}; image_classification models train "
+                      "with `train` (other tasks bring their own recipe).", key="task", value=task)
+
+
+def learning_rate(recipe, total_steps):
+    """The recipe's learning rate over `total_steps`: a float or a keras LearningRateSchedule."""
+    lr = float(recipe.learning_rate)
+    total = max(int(total_steps), 1)
+    if recipe.schedule == "constant":
+        return lr
+    if recipe.schedule == "steps":
+        bounds = [max(1, int(round(f * total))) for f in recipe.boundaries]
+        values = [lr * recipe.decay_factor**i for i in range(len(bounds) + 1)]
+        return keras.optimizers.schedules.PiecewiseConstantDecay(bounds, values)
+    if recipe.schedule == "cosine":
+        return keras.optimizers.schedules.CosineDecay(lr, total)
+    warm = max(1, int(round(recipe.warmup * total)))  # warmup_linear: BERT's warm-up, then linear decay
+    return WarmupLinear(lr, warm, total)
+
+
+@keras.saving.register_keras_serializable(package="keras_landmarks")
+class WarmupLinear(keras.optimizers.schedules.LearningRateSchedule):
+    """Linear warm-up to `peak` over `warmup` steps, then linear decay to 0 at `total` (BERT)."""
+
+    def __init__(self, peak, warmup, total):
+        self.peak, self.warmup, self.total = float(peak), int(warmup), int(total)
+
+    def __call__(self, step):
+        step = keras.ops.cast(step, "float32")
+        up = step / max(self.warmup, 1)
+        down = (self.total - step) / max(self.total - self.warmup, 1)
+        return self.peak * keras.ops.maximum(keras.ops.minimum(up, down), 0.0)
+
+    def get_config(self):
+        return {"peak": self.peak, "warmup": self.warmup, "total": self.total}
+
+
+def optimizer(recipe, total_steps):
+    """A Keras optimizer as the recipe says."""
+    rate = learning_rate(recipe, total_steps)
+    decay = recipe.weight_decay
+    if recipe.optimizer == "sgd":
+        return keras.optimizers.SGD(rate, momentum=recipe.momentum, nesterov=recipe.nesterov, weight_decay=decay)
+    if recipe.optimizer == "adam":
+        return keras.optimizers.Adam(rate, weight_decay=decay)
+    if recipe.optimizer == "adamw":
+        return keras.optimizers.AdamW(rate, weight_decay=0.01 if decay is None else decay)
+    return keras.optimizers.RMSprop(rate, momentum=recipe.momentum, weight_decay=decay)
