@@ -119,6 +119,8 @@ def _cmd_info(args):
     config = ", ".join(f"{k}={v!r}" for k, v in data["config"].items())
     print(f"  config   {wrap(config)}")
     print(f"  variants {wrap(', '.join(data['variants']))}")
+    if data.get("training"):
+        print(f"  training {wrap(data['training']['source'])}")
     if args.summary:
         print()
         model.summary(line_length=110)
@@ -191,7 +193,7 @@ def _cmd_convert(args):
 
     manifest = convert(
         args.model, formats=_csv(args.formats), quantize=_csv(args.quantize),
-        representative_data=args.representative_data, overrides=parse_overrides(args.set),
+        representative_data=args.representative_data, overrides=parse_overrides(args.set), weights=args.weights,
         batch_size=_batch_size(args.batch_size), version=args.version, out=args.out, overwrite=args.overwrite,
         allow_flex=args.allow_flex, tolerance=args.tolerance, opset=args.opset, isolate=args.isolate,
         check_memory=not args.skip_memory_check, bench_length=args.bench_length, sequence_length=args.sequence_length,
@@ -210,8 +212,8 @@ def _cmd_train(args):
                    batch_size=args.batch_size, optimizer=args.optimizer, learning_rate=args.learning_rate,
                    seed=args.seed, checkpoint_every=args.checkpoint_every, resume=args.resume,
                    overwrite=args.overwrite, precision=args.precision, strategy=args.strategy,
-                   overrides=parse_overrides(args.set), data_dir=args.data_dir, manual_dir=args.manual_dir,
-                   progress=not args.quiet)
+                   overrides=parse_overrides(args.set), weights=args.weights, data_dir=args.data_dir,
+                   manual_dir=args.manual_dir, progress=not args.quiet)
     metrics = ", ".join(f"{k} {v:.4f}" for k, v in result["results"].items())
     print(f"{result['options']['model']} on {result['options']['data']}: held-out {metrics}")
     if result.get("worker"):
@@ -277,6 +279,8 @@ def _parser():
                    "(default none)")
     p.add_argument("--representative-data", metavar="PATH", help="int8 calibration data: .npz, one array per input")
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config value (repeatable)")
+    p.add_argument("--weights", metavar="PATH", help="weights trained elsewhere: a keras.applications .h5 file, a "
+                   "keras-hub preset folder or a Hugging Face .safetensors file")
     p.add_argument("--batch-size", default="dynamic", help="a fixed batch size, or 'dynamic' (default)")
     p.add_argument("--version", type=int, default=1, help="TF Serving / Triton version folder (default 1)")
     p.add_argument("--sequence-length", type=int, help="fix the sequence length of token models (with --batch-size 1 "
@@ -312,6 +316,7 @@ def _parser():
     p.add_argument("--strategy", default="none", help="none (default), mirrored (all local devices) or multi-worker "
                    "(TF_CONFIG)")
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config value (repeatable)")
+    p.add_argument("--weights", metavar="PATH", help="start from weights trained elsewhere (fine-tuning): see convert")
     p.add_argument("--out", help="run folder (default runs/NAME)")
     p.add_argument("--data-dir", help="TFDS data folder (default ~/tensorflow_datasets)")
     p.add_argument("--manual-dir", help="folder of files a dataset reads (default <data-dir>/downloads/manual)")

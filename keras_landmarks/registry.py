@@ -128,11 +128,14 @@ def get_spec(name) -> ModelSpec:
     return _REGISTRY[resolve(name)]
 
 
-def build(name, **overrides):
+def build(name, weights=None, **overrides):
     """Build the named landmark model as a Keras functional model.
 
     Args:
         name: a registered name or alias (`keras_landmarks.list_models()`).
+        weights: weights trained elsewhere (`keras_landmarks.weights`): a keras.applications `.h5` file,
+            a keras-hub preset folder or a Hugging Face `.safetensors` file; what was adapted is in
+            `model.weights_report`.
         **overrides: builder arguments that replace the variant's defaults, e.g.
             `build("resnet50", num_classes=10, input_shape=(64, 64, 3))`.
 
@@ -143,6 +146,12 @@ def build(name, **overrides):
     """
     spec = get_spec(name)
     check_overrides(spec.name, spec.builder, overrides)
+    source = None
+    if weights is not None:
+        from keras_landmarks import weights as weight_sources
+
+        source, overrides = weight_sources.plan(spec, weights, overrides)
+        check_overrides(spec.name, spec.builder, overrides)
     try:
         model = spec.builder(**{**spec.config, **overrides})
     except Exception as error:
@@ -154,6 +163,10 @@ def build(name, **overrides):
         raise ConfigError(f"{spec.name} with {given} does not fit in memory: its weights could not be "
                           f"allocated ({type(error).__name__}).", key=next(iter(overrides), None)) from None
     _BUILT[model] = (spec, spec.full_config(**overrides))
+    if source is not None:
+        import pathlib
+
+        model.weights_report = source.load(model, spec, pathlib.Path(weights))
     return model
 
 

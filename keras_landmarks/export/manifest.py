@@ -119,6 +119,8 @@ def build(plan, artifacts, labels, warnings):
         "artifacts": artifacts,
         "fastest_verified": fastest(artifacts),
     }
+    if getattr(plan.model, "weights_report", None):
+        manifest["weights"] = plan.model.weights_report
     if warnings:
         manifest["warnings"] = warnings
     return manifest

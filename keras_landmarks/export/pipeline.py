@@ -43,7 +43,7 @@ def _log(plan, message):
 
 
 def convert(model_or_name, *, formats=("saved_model", "tflite", "onnx"), quantize=("none",), representative_data=None,
-            eval_data=None, overrides=None, batch_size=None, version=1, out="exports", overwrite=False,
+            eval_data=None, overrides=None, weights=None, batch_size=None, version=1, out="exports", overwrite=False,
             allow_flex=False, tolerance=None, opset=None, isolate=None, check_memory=True, stream_tflite_weights=None,
             bench_length=None, sequence_length=None, inputs=None, progress=True):
     """Convert a registry model (by name), a `.keras` file or a `keras.Model`, and prove each artifact.
@@ -59,6 +59,7 @@ def convert(model_or_name, *, formats=("saved_model", "tflite", "onnx"), quantiz
             from their declared input kinds.
         eval_data: (inputs, labels) for the int8 / dynamic accuracy gate (single-input classifiers).
         overrides: registry overrides, as `build(name, **overrides)`.
+        weights: weights trained elsewhere for a registry name, as `build(name, weights=...)`.
         batch_size: a fixed batch dimension; None (default) keeps it dynamic.
         version: the version folder of TF Serving and Triton (`saved_model/<version>/`).
         out: the output folder; artifacts go to `out/<name>/`.
@@ -89,7 +90,7 @@ def convert(model_or_name, *, formats=("saved_model", "tflite", "onnx"), quantiz
     """
     started = time.perf_counter()
     plan, out = make_plan(model_or_name, formats=formats, quantize=quantize, representative_data=representative_data,
-                          eval_data=eval_data, overrides=overrides, batch_size=batch_size, version=version, out=out,
+                          eval_data=eval_data, overrides=overrides, weights=weights, batch_size=batch_size, version=version, out=out,
                           overwrite=overwrite, allow_flex=allow_flex, tolerance=tolerance, opset=opset, isolate=isolate,
                           check_memory=check_memory, stream_tflite_weights=stream_tflite_weights,
                           bench_length=bench_length, sequence_length=sequence_length, inputs=inputs,

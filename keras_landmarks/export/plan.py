@@ -51,12 +51,15 @@ class Plan:
     quiet: bool = False
 
 
-def resolve_model(model_or_name, overrides):
+def resolve_model(model_or_name, overrides, weights=None):
     """(model, name, spec or None, full config) for a registry name, a `.keras` path or a keras.Model."""
     import keras
 
     from keras_landmarks import registry
 
+    if weights is not None and (isinstance(model_or_name, keras.Model) or str(model_or_name).endswith(".keras")):
+        raise ConfigError("--weights fills a registry model by name; a model instance or .keras file has its own.",
+                          key="weights", value=str(weights))
     if isinstance(model_or_name, keras.Model):
         if overrides:
             raise ConfigError("Overrides (--set) apply to registry names, not to a model instance.")
@@ -80,8 +83,8 @@ def resolve_model(model_or_name, overrides):
             raise ConfigError(f"{text!r} is not a .keras file Keras can load ({type(error).__name__}: {first}).",
                               key="model", value=text) from None
     spec = registry.get_spec(text)  # UnknownModelError names close matches
-    model = registry.build(text, **(overrides or {}))
-    return model, spec.name, spec, spec.full_config(**(overrides or {}))
+    model = registry.build(text, weights=weights, **(overrides or {}))
+    return model, spec.name, spec, registry.built_from(model)[1]
 
 
 def select_formats(formats, quantize):
@@ -215,7 +218,7 @@ def calibration(model, spec, config, kinds, representative_data, sequence_length
                       "per input name) for a model that is not in the registry.", key="quantize", value="int8")
 
 
-def make_plan(model_or_name, *, formats, quantize, representative_data, eval_data, overrides, batch_size, version,
+def make_plan(model_or_name, *, formats, quantize, representative_data, eval_data, overrides, weights, batch_size, version,
               out, overwrite, allow_flex, tolerance, opset, isolate, check_memory, stream_tflite_weights, bench_length,
               sequence_length, inputs, progress):
     """Check every option and take every decision; returns (Plan, output folder)."""
@@ -227,7 +230,7 @@ def make_plan(model_or_name, *, formats, quantize, representative_data, eval_dat
     bench_length = BENCH_LENGTH if bench_length is None else bench_length
     options.positive("bench_length", bench_length)
     options.positive("sequence_length", sequence_length)
-    model, name, spec, config = resolve_model(model_or_name, overrides)
+    model, name, spec, config = resolve_model(model_or_name, overrides, weights)
     run = None
     if isinstance(model_or_name, (str, os.PathLike)) and str(model_or_name).endswith(".keras"):
         from keras_landmarks import registry

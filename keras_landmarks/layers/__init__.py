@@ -7,7 +7,7 @@ Keras's own, re-exported here so a model can take all its layers from one place.
 from keras.layers import ELU, PReLU, ReLU, LeakyReLU  # noqa: F401  (Keras's own, not rewritten)
 from keras.layers import BatchNormalization, GroupNormalization, LayerNormalization  # noqa: F401
 
-from keras_landmarks.layers.activations import GELU, Mish, SoftSign, Swish, gelu, mish, softplus, softsign, swish
+from keras_landmarks.layers.activations import GELU, Mish, SoftSign, Swish, gelu, gelu_tanh, mish, softplus, softsign, swish
 from keras_landmarks.layers.attention import (
     AdditiveAttention,
     LuongAttention,
@@ -25,7 +25,7 @@ from keras_landmarks.layers.normalization import (
 )
 
 __all__ = [
-    "GELU", "Swish", "Mish", "SoftSign", "gelu", "swish", "mish", "softplus", "softsign",
+    "GELU", "Swish", "Mish", "SoftSign", "gelu", "gelu_tanh", "swish", "mish", "softplus", "softsign",
     "ReLU", "LeakyReLU", "ELU", "PReLU",
     "AdditiveAttention", "LuongAttention", "ScaledDotProductAttention", "MultiHeadAttention",
     "RelativeMultiHeadAttention", "causal_mask", "masked_softmax",

@@ -33,6 +33,12 @@ def gelu(x, approximate=False):
 
 
 @keras.saving.register_keras_serializable(package="keras_landmarks")
+def gelu_tanh(x):
+    """GELU's tanh approximation (GPT-2, and BERT as Google's code and keras-hub compute it)."""
+    return gelu(x, approximate=True)
+
+
+@keras.saving.register_keras_serializable(package="keras_landmarks")
 def swish(x, beta=1.0):
     r"""Swish (Ramachandran, Zoph & Le 2017): $x \cdot \sigma(\beta x)$; $\beta = 1$ is SiLU."""
     return x * ops.sigmoid(beta * x)

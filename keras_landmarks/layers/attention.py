@@ -18,7 +18,7 @@ _MASKED = -1e9
 
 
 def masked_softmax(scores, mask=None):
-    """Softmax over the last axis in float32, with `scores` replaced by -1e9 where `mask` is False.
+    r"""Softmax over the last axis in float32, with `scores` replaced by -1e9 where `mask` is False.
 
     The replacement is arithmetic, $s \cdot m + (1 - m) \cdot (-10^9)$ with $m \in \{0, 1\}$, which is exactly
     `where(m, s, -1e9)` for finite scores but lowers to MUL and ADD: TFLite's XNNPACK delegate takes

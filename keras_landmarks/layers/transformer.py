@@ -10,7 +10,7 @@ import keras
 from keras import ops
 
 from keras_landmarks.layers._init import fresh
-from keras_landmarks.layers.activations import gelu
+from keras_landmarks.layers.activations import gelu, gelu_tanh
 from keras_landmarks.layers.attention import MultiHeadAttention
 
 ACTIVATIONS = ("relu", "gelu", "gelu_tanh")
@@ -20,7 +20,7 @@ def _activation(name):
     if name == "gelu":
         return gelu
     if name == "gelu_tanh":
-        return lambda x: gelu(x, approximate=True)
+        return gelu_tanh
     return keras.activations.get(name)
 
 

@@ -17,20 +17,27 @@ Inputs (int32, dynamic length): `token_ids`, `segment_ids`, `padding_mask` (1 fo
 Outputs: `sequence_output` (B, T, H), `pooled_output` (B, H), with heads also `mlm_logits` (B, T, V)
 and `nsp_logits` (B, 2).
 
+`activation="gelu_tanh"` uses GELU's tanh approximation instead of the exact form: keras-hub's BERT and
+Google's original checkpoints compute it that way, and the weight loaders set it to match
+(`keras_landmarks.weights`).
+
 Deviations:
 - The masked-LM head scores every position; the paper's implementation gathers the masked positions
   first (same logits at those positions).
 """
 
+from typing import Literal
+
 import keras
 from keras import ops
 
 from keras_landmarks.layers.embeddings import PositionEmbedding
-from keras_landmarks.layers.activations import gelu
+from keras_landmarks.layers.activations import gelu, gelu_tanh
 from keras_landmarks.layers.transformer import ReversibleEmbedding, TransformerEncoderBlock
 from keras_landmarks.models._text import TOKEN_TEST_CONFIG, check_transformer_config, init, token_input
 from keras_landmarks.inputs import PaddingMask, SegmentIds, TokenIds
 from keras_landmarks.registry import Paper, register
+from keras_landmarks.training.recipe import Recipe
 
 PAPER = Paper(
     title="BERT: Pre-training of Deep Bidirectional Transformers for Language Understanding",
@@ -68,6 +75,7 @@ def BERT(
     max_sequence_length: int = 512,
     num_segments: int = 2,
     include_heads: bool = False,
+    activation: Literal["gelu", "gelu_tanh"] = "gelu",
     name: str = "bert_base",
 ):
     check_transformer_config(name, vocabulary_size=vocabulary_size, num_layers=num_layers, num_heads=num_heads,
@@ -84,14 +92,15 @@ def BERT(
     x = keras.layers.LayerNormalization(epsilon=1e-12, name="embeddings_norm")(x)
     x = keras.layers.Dropout(dropout, name="embeddings_dropout")(x)
     for i in range(num_layers):
-        x = TransformerEncoderBlock(num_heads, intermediate_dim, dropout=dropout, activation="gelu",
+        x = TransformerEncoderBlock(num_heads, intermediate_dim, dropout=dropout, activation=activation,
                                     layer_norm_epsilon=1e-12, kernel_initializer=init(0.02),
                                     name=f"transformer_layer_{i}")(x, padding_mask=padding_mask)
     cls = ops.reshape(x[:, :1, :], (-1, hidden_dim))  # the [CLS] state, (B, H): a slice XNNPACK takes
     pooled = keras.layers.Dense(hidden_dim, activation="tanh", kernel_initializer=init(0.02), name="pooler")(cls)
     outputs = {"sequence_output": x, "pooled_output": pooled}
     if include_heads:
-        h = keras.layers.Dense(hidden_dim, activation=gelu, kernel_initializer=init(0.02), name="mlm_dense")(x)
+        h = keras.layers.Dense(hidden_dim, activation=gelu if activation == "gelu" else gelu_tanh,
+                               kernel_initializer=init(0.02), name="mlm_dense")(x)
         h = keras.layers.LayerNormalization(epsilon=1e-12, name="mlm_norm")(h)
         outputs["mlm_logits"] = OutputBias(name="mlm_bias")(token_embedding(h, reverse=True))  # (B, T, V)
         outputs["nsp_logits"] = keras.layers.Dense(2, kernel_initializer=init(0.02), name="nsp")(pooled)
@@ -120,6 +129,14 @@ _SIZES = {
     "bert_large": (dict(num_layers=24, num_heads=16, hidden_dim=1024, intermediate_dim=4096), 335_141_888,
                    "Backbone with pooler, L=24, H=1024, A=16 (the paper's 340M)."),
 }
+# Appendix A.2: Adam with lr 1e-4, β1 = 0.9, β2 = 0.999, L2 weight decay 0.01, warm-up over the first 10,000
+# of 1,000,000 steps then linear decay, batch 256 sequences (40 epochs over the 3.3B-word corpus).
+# Pre-training's objective is the model's own (masked LM and next sentence): `train` has no default one.
+RECIPE = Recipe(optimizer="adamw", learning_rate=1e-4, weight_decay=0.01, schedule="warmup_linear", warmup=0.01,
+                batch_size=256, epochs=40, loss=None, metrics=(),
+                source="Devlin et al. 2019, Appendix A.2: AdamW 1e-4 (β 0.9, 0.999), weight decay 0.01, linear "
+                "warm-up over the first 1% of steps (10k of 1M), then linear decay; batch 256")
+
 for _name, (_config, _params, _source) in _SIZES.items():
     register(
         _name,
@@ -134,4 +151,5 @@ for _name, (_config, _params, _source) in _SIZES.items():
         inputs=_inputs,
         test_config={**TOKEN_TEST_CONFIG, "max_sequence_length": 16, "include_heads": True},
         description="Bidirectional Transformer encoder pre-trained by masked LM and next-sentence prediction.",
+        training=lambda c: RECIPE,
     )

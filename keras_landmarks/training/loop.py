@@ -193,7 +193,7 @@ class Run:
 
 def train(model, data, *, out=None, epochs=None, steps=None, batch_size=None, optimizer=None, learning_rate=None,
           seed=0, checkpoint_every=None, resume=False, overwrite=False, precision="float32", strategy="none",
-          overrides=None, data_dir=None, manual_dir=None, progress=True):
+          overrides=None, weights=None, data_dir=None, manual_dir=None, progress=True):
     """Train registry model `model` on dataset `data`; the run's summary (also in `out/train.json`).
 
     Args:
@@ -205,6 +205,7 @@ def train(model, data, *, out=None, epochs=None, steps=None, batch_size=None, op
         batch_size, optimizer, learning_rate: override the model's recipe (`info` shows it). The batch
             size is global: split across replicas and workers.
         seed: weights, dropout and data order follow from it.
+        weights: start from weights trained elsewhere (`build(model, weights=...)`): fine-tuning.
         checkpoint_every: also checkpoint every N steps (always at each epoch end).
         resume: continue the run in `out` from its newest checkpoint, bit for bit.
         precision: "float32", "mixed_float16" or "mixed_bfloat16" (Keras mixed precision).
@@ -230,8 +231,13 @@ def train(model, data, *, out=None, epochs=None, steps=None, batch_size=None, op
 
         writes = is_chief()  # reads TF_CONFIG: a missing or bad one is a ConfigError before TensorFlow starts
     strategy_object = _strategy(strategy)  # MultiWorkerMirroredStrategy must exist before other TF ops
+    if not progress:
+        import tensorflow_datasets as tfds
+
+        tfds.disable_progress_bar()  # nor the progress of building a dataset
     run = _prepare(spec, data, out, epochs, steps, batch_size, optimizer, learning_rate, seed, checkpoint_every,
-                   resume, overwrite, precision, strategy, strategy_object, overrides, data_dir, manual_dir, writes)
+                   resume, overwrite, precision, strategy, strategy_object, overrides, weights, data_dir, manual_dir,
+                   writes)
     started = time.perf_counter()
     try:
         if strategy == "multi-worker":
@@ -249,25 +255,31 @@ def train(model, data, *, out=None, epochs=None, steps=None, batch_size=None, op
 
 
 def _prepare(spec, data, out, epochs, steps, batch_size, optimizer, learning_rate, seed, checkpoint_every, resume,
-             overwrite, precision, strategy, strategy_object, overrides, data_dir, manual_dir, writes):
+             overwrite, precision, strategy, strategy_object, overrides, weights, data_dir, manual_dir, writes):
     import keras
 
     from keras_landmarks import registry
     from keras_landmarks.config import builder_parameters
 
     name = spec.name
+    if spec.task != "image_classification":
+        raise ConfigError(f"{name} is a {spec.task} model: `train` runs image classifiers (cross-entropy on an image "
+                          f"dataset); its paper's recipe is in `keras-landmarks info {name} --json`.", key="model",
+                          value=name)
     recipe = (spec.training(spec.full_config(**(overrides or {}))) if spec.training else default_recipe(spec.task))
     recipe = recipe.replace(optimizer=optimizer, learning_rate=learning_rate, batch_size=batch_size,
                             epochs=epochs).check()
     given = _options(name, data, overrides, recipe, seed, batch_size, epochs, steps, precision, strategy,
                      checkpoint_every)
-    given.update(data_dir=str(data_dir) if data_dir else None, manual_dir=str(manual_dir) if manual_dir else None)
+    given.update(data_dir=str(data_dir) if data_dir else None, manual_dir=str(manual_dir) if manual_dir else None,
+                 weights=str(weights) if weights else None)
     if resume:
         saved = _resumed_options(out, {"data": data, "seed": seed if seed else None, "batch_size": batch_size,
                                        "epochs": epochs, "steps": steps, "overrides": overrides,
                                        "strategy": None if strategy == "none" else strategy})
         overrides, data, seed, steps = saved["overrides"], saved["data"], saved["seed"], saved["steps"]
         data_dir, manual_dir = data_dir or saved.get("data_dir"), manual_dir or saved.get("manual_dir")
+        weights = saved.get("weights")  # the checkpoint overwrites them, but the build options follow them
         precision, checkpoint_every = saved["precision"], saved["checkpoint_every"]
         recipe = Recipe(**{k: tuple(v) if isinstance(v, list) else v for k, v in saved["recipe"].items()})
         given = saved
@@ -294,7 +306,7 @@ def _prepare(spec, data, out, epochs, steps, batch_size, optimizer, learning_rat
     keras.config.set_dtype_policy(precision)
     try:
         with strategy_object.scope() if strategy_object else contextlib.nullcontext():
-            net = registry.build(name, **overrides)
+            net = registry.build(name, weights=weights, **overrides)
             outputs = net.outputs[0].shape[-1]
             if outputs != classes:
                 raise ConfigError(f"{name} has {outputs} outputs and {data} {classes} classes; set "
@@ -319,6 +331,8 @@ def _prepare(spec, data, out, epochs, steps, batch_size, optimizer, learning_rat
     record = {"options": given, "preprocessing": prep.to_dict(), "dataset_classes": classes,
               "steps_per_epoch": stream.steps_per_epoch, "total_steps": total, "status": "running",
               "recipe_source": recipe.source, "artifact": f"{name}.keras"}
+    if getattr(net, "weights_report", None):
+        record["weights"] = net.weights_report
     if writes:
         out.mkdir(parents=True, exist_ok=True)
         _write_json(out / "train.json", record)
