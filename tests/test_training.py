@@ -201,3 +201,38 @@ def test_warmup_linear_schedule():
     np.testing.assert_allclose(values, [0.0, 5e-5, 1e-4, 5e-5, 0.0], atol=1e-9)
     steps = learning_rate(Recipe(learning_rate=0.1, schedule="steps", boundaries=(0.5, 0.75)), 400)
     np.testing.assert_allclose([float(steps(s)) for s in (0, 199, 201, 301)], [0.1, 0.1, 0.01, 0.001], rtol=1e-6)
+
+
+def test_a_model_with_its_own_train_step_trains_through_the_same_run(tmp_path, data_dir, monkeypatch):
+    """The hook the training-procedure papers use: a recipe without a loss, a keras.Model whose
+    `train_step` computes its own; `fit`, checkpoints, history and the held-out report work unchanged."""
+    import dataclasses
+
+    import tensorflow as tf
+
+    from keras_landmarks import registry
+    from keras_landmarks.training import Recipe
+
+    class SelfTrained(keras.Model):
+        def train_step(self, data):
+            x, y = data
+            with tf.GradientTape() as tape:
+                logits = self(x, training=True)
+                loss = keras.ops.mean(keras.losses.sparse_categorical_crossentropy(y, logits, from_logits=True))
+            self.optimizer.apply(tape.gradient(loss, self.trainable_variables), self.trainable_variables)
+            return {"own_loss": loss}
+
+    def builder(num_classes: int = 10, name: str = "self_trained"):
+        x = keras.Input((8, 8, 1), name="images")
+        return SelfTrained(x, keras.layers.Dense(num_classes, name="predictions")(keras.layers.Flatten()(x)), name=name)
+
+    spec = dataclasses.replace(registry.get_spec("lenet5"), name="self_trained", builder=builder, config={},
+                               training=lambda c: Recipe(loss=None, metrics=(), learning_rate=0.01, batch_size=32,
+                                                         source="its own"))
+    monkeypatch.setitem(registry._REGISTRY, "self_trained", spec)
+    result = train("self_trained", "digits", steps=40, checkpoint_every=10, out=tmp_path / "run", data_dir=data_dir,
+                   progress=False)
+    epochs = json.loads((tmp_path / "run" / "history.json").read_text())["epochs"]
+    assert "own_loss" in epochs[0] and "val_accuracy" in epochs[0]  # its train_step ran, the report is ours
+    assert result["results"]["accuracy"] > 0.5
+    assert (tmp_path / "run" / "checkpoints" / "step-00000040.npz").is_file()

@@ -106,8 +106,10 @@ def _resumed_options(out, given):
     return saved
 
 
-def _callback(folder, every, steps_per_epoch, history, step_log, log_every, optimizer_of):
-    """Checkpoints, the epoch history and the training loss along the steps."""
+def _callback(folder, every, steps_per_epoch, history, step_log, log_every, optimizer_of, validation):
+    """Checkpoints, the epoch history (with the held-out loss and accuracy, computed here rather than by
+    `fit`'s validation, which needs a compiled loss that a model with its own `train_step` may not
+    have) and the training loss along the steps."""
     import keras
 
     class RunCallback(keras.callbacks.Callback):
@@ -127,12 +129,15 @@ def _callback(folder, every, steps_per_epoch, history, step_log, log_every, opti
 
         def on_train_batch_end(self, batch, logs=None):
             step = self._step()
-            if logs and "loss" in logs and step % log_every == 0:
-                step_log.append({"step": step, "loss": float(logs["loss"])})
+            loss = next((v for k, v in (logs or {}).items() if "loss" in k), None)  # "loss", or a train_step's own
+            if loss is not None and step % log_every == 0:
+                step_log.append({"step": step, "loss": float(loss)})
             if every and step % every == 0 and step % steps_per_epoch:
                 self._save(step)
 
         def on_epoch_end(self, epoch, logs=None):
+            if logs is not None:  # shared with the callbacks after this one: TensorBoard, the progress bar
+                logs["val_loss"], logs["val_accuracy"] = evaluate(self.model, validation)
             step = self._step()
             record = {"epoch": epoch + 1, "step": step, "seconds": round(time.perf_counter() - self.epoch_start, 2)}
             record.update({k: float(v) for k, v in (logs or {}).items()})
@@ -312,8 +317,10 @@ def _prepare(spec, data, out, epochs, steps, batch_size, optimizer, learning_rat
                 raise ConfigError(f"{name} has {outputs} outputs and {data} {classes} classes; set "
                                   f"num_classes={classes}.", key="num_classes", value=outputs)
             loss = keras.losses.SparseCategoricalCrossentropy(from_logits=not _outputs_probabilities(net))
-            net.compile(optimizer=make_optimizer(recipe, total), loss=loss if recipe.loss else None,
-                        metrics=list(recipe.metrics))
+            if recipe.loss:
+                net.compile(optimizer=make_optimizer(recipe, total), loss=loss, metrics=list(recipe.metrics) or None)
+            else:  # the model's own train_step computes its loss and reports its metrics
+                net.compile(optimizer=make_optimizer(recipe, total))
     finally:
         keras.config.set_dtype_policy(previous_policy)
 
@@ -346,7 +353,7 @@ def _fit(run, progress):
 
     net, spe, total = run.net, run.stream.steps_per_epoch, run.total
     callback = _callback(run.out / "checkpoints", run.checkpoint_every, spe, run.history, run.step_log,
-                         max(1, total // STEP_LOG_POINTS), lambda m: m.optimizer)
+                         max(1, total // STEP_LOG_POINTS), lambda m: m.optimizer, run.validation)
     tensorboard = keras.callbacks.TensorBoard(log_dir=str(run.out / "logs"))
     step = run.start
     while step < total:
@@ -357,7 +364,7 @@ def _fit(run, progress):
             count, epochs_now = spe, (total - step) // spe
         dataset = run.stream.batches(step, step + count * epochs_now, run.prep)
         net.fit(dataset, epochs=epoch + epochs_now, initial_epoch=epoch, steps_per_epoch=count,
-                validation_data=run.validation, callbacks=[callback, tensorboard], shuffle=False,
+                callbacks=[callback, tensorboard], shuffle=False,
                 verbose=1 if progress else 0)
         step += count * epochs_now
 
