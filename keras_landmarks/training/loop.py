@@ -23,6 +23,7 @@ import time
 
 import numpy as np
 
+from keras_landmarks import options
 from keras_landmarks.errors import ConfigError
 from keras_landmarks.training import checkpoint
 from keras_landmarks.training.data import Preprocessing, Stream, evaluation_batches, image_split
@@ -49,14 +50,6 @@ def _jsonable(value):
 
 def _plain(value):
     return json.loads(json.dumps(value, default=_jsonable))
-
-
-def _positive(value, what):
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ConfigError(f"Invalid {what} {value!r}: a whole number ≥ 1.", key=what.replace(" ", "_"), value=value)
-    return value
 
 
 def _strategy(name):
@@ -87,14 +80,17 @@ def _options(name, data, overrides, recipe, seed, batch_size, epochs, steps, pre
 
 
 def _resumed_options(out, given):
-    """The options of the run in `out`; an option given now that differs is an error."""
+    """The record (train.json) of the run in `out`; an option given now that differs from its options is an
+    error."""
     path = pathlib.Path(out) / "train.json"
     if not path.is_file():
         raise ConfigError(f"Nothing to resume in {out}: no train.json (start the run without --resume).",
                           key="resume", value=str(out))
     try:
-        saved = json.loads(path.read_text())["options"]
-    except (ValueError, KeyError) as error:
+        record = json.loads(path.read_text())
+        saved = record["options"]
+        Preprocessing.from_dict(record["preprocessing"])
+    except (ValueError, KeyError, TypeError) as error:
         raise ConfigError(f"{path} is damaged ({error}); start again with --overwrite.", key="resume",
                           value=str(path)) from None
     for key, value in given.items():
@@ -103,10 +99,10 @@ def _resumed_options(out, given):
         if value is not None and key in saved and _plain(value) != saved[key]:
             raise ConfigError(f"--resume continues the run in {out} as it started: {key} was {saved[key]!r}, "
                               f"not {value!r}.", key=key, value=value)
-    return saved
+    return record
 
 
-def _callback(folder, every, steps_per_epoch, history, step_log, log_every, optimizer_of, validation):
+def _callback(folder, every, steps_per_epoch, history, step_log, log_every, validation):
     """Checkpoints, the epoch history (with the held-out loss and accuracy, computed here rather than by
     `fit`'s validation, which needs a compiled loss that a model with its own `train_step` may not
     have) and the training loss along the steps."""
@@ -118,10 +114,10 @@ def _callback(folder, every, steps_per_epoch, history, step_log, log_every, opti
             self.epoch_start = time.perf_counter()
 
         def _step(self):
-            return int(keras.ops.convert_to_numpy(optimizer_of(self.model).iterations))
+            return int(keras.ops.convert_to_numpy(self.model.optimizer.iterations))
 
         def _save(self, step):
-            checkpoint.save(folder, step, self.model, optimizer_of(self.model),
+            checkpoint.save(folder, step, self.model, self.model.optimizer,
                             {"step": step, "history": history, "steps": step_log})
 
         def on_epoch_begin(self, epoch, logs=None):
@@ -222,9 +218,9 @@ def train(model, data, *, out=None, epochs=None, steps=None, batch_size=None, op
 
     spec = registry.get_spec(model)
     out = pathlib.Path(out or pathlib.Path("runs") / spec.name)
-    for value, what in ((epochs, "epochs"), (steps, "steps"), (checkpoint_every, "checkpoint every"),
-                        (batch_size, "batch size")):
-        _positive(value, what)
+    for key, value in (("epochs", epochs), ("steps", steps), ("checkpoint_every", checkpoint_every),
+                       ("batch_size", batch_size)):
+        options.positive(key, value)
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise ConfigError(f"Invalid seed {seed!r}: a whole number ≥ 0.", key="seed", value=seed)
     if precision not in PRECISIONS:
@@ -279,9 +275,10 @@ def _prepare(spec, data, out, epochs, steps, batch_size, optimizer, learning_rat
     given.update(data_dir=str(data_dir) if data_dir else None, manual_dir=str(manual_dir) if manual_dir else None,
                  weights=str(weights) if weights else None)
     if resume:
-        saved = _resumed_options(out, {"data": data, "seed": seed if seed else None, "batch_size": batch_size,
+        resumed = _resumed_options(out, {"data": data, "seed": seed if seed else None, "batch_size": batch_size,
                                        "epochs": epochs, "steps": steps, "overrides": overrides,
                                        "strategy": None if strategy == "none" else strategy})
+        saved = resumed["options"]
         overrides, data, seed, steps = saved["overrides"], saved["data"], saved["seed"], saved["steps"]
         data_dir, manual_dir = data_dir or saved.get("data_dir"), manual_dir or saved.get("manual_dir")
         weights = saved.get("weights")  # the checkpoint overwrites them, but the build options follow them
@@ -324,10 +321,7 @@ def _prepare(spec, data, out, epochs, steps, batch_size, optimizer, learning_rat
     finally:
         keras.config.set_dtype_policy(previous_policy)
 
-    if resume:
-        prep = Preprocessing.from_dict(json.loads((out / "train.json").read_text())["preprocessing"])
-    else:
-        prep = Preprocessing.for_model(net, train_x)
+    prep = Preprocessing.from_dict(resumed["preprocessing"]) if resume else Preprocessing.for_model(net, train_x)
     history, step_log, start = [], [], 0
     if resume:
         latest = checkpoint.latest(out / "checkpoints")
@@ -353,7 +347,7 @@ def _fit(run, progress):
 
     net, spe, total = run.net, run.stream.steps_per_epoch, run.total
     callback = _callback(run.out / "checkpoints", run.checkpoint_every, spe, run.history, run.step_log,
-                         max(1, total // STEP_LOG_POINTS), lambda m: m.optimizer, run.validation)
+                         max(1, total // STEP_LOG_POINTS), run.validation)
     tensorboard = keras.callbacks.TensorBoard(log_dir=str(run.out / "logs"))
     step = run.start
     while step < total:

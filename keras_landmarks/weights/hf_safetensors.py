@@ -35,18 +35,39 @@ def _models(spec):
     return spec.family in ("bert", "gpt")
 
 
-def read(path):
-    """{name: np.ndarray} of a safetensors file; WeightsError for a damaged one."""
+def _open(path, what):
+    """what() on the file, with one-line errors for a missing package or a damaged file."""
     try:
-        from safetensors.numpy import load_file
+        import safetensors.numpy  # noqa: F401
     except ImportError:
         raise WeightsError("Reading .safetensors needs the safetensors package: pip install safetensors "
                            "(or keras_landmarks[weights]).", key="weights", value=str(path)) from None
     try:
-        return load_file(str(path))
+        return what()
     except Exception as error:  # safetensors raises its own SafetensorError for a bad header or size
         raise WeightsError(f"{path} is not a readable safetensors file ({type(error).__name__}: {error}).",
                            key="weights", value=str(path)) from None
+
+
+def read(path):
+    """{name: np.ndarray} of a safetensors file; WeightsError for a damaged one."""
+    def load():
+        from safetensors.numpy import load_file
+
+        return load_file(str(path))
+
+    return _open(path, load)
+
+
+def shapes(path):
+    """{name: shape} from the file's header alone (the architecture, before the tensors are read)."""
+    def header():
+        from safetensors import safe_open
+
+        with safe_open(str(path), framework="np") as f:
+            return {name: tuple(f.get_slice(name).get_shape()) for name in f.keys()}
+
+    return _open(path, header)
 
 
 def _hf_config(path):
@@ -64,31 +85,31 @@ def _strip(tensors, prefix):
 
 
 def _overrides(spec, path, config):
-    tensors = read(path)
+    t = shapes(path)
     hf = _hf_config(path)
     if spec.family == "bert":
-        t = _strip(tensors, "bert.")
+        t = _strip(t, "bert.")
         if "embeddings.word_embeddings.weight" not in t:
             raise WeightsError(f"{path} has no BERT embeddings (embeddings.word_embeddings.weight).", key="weights",
                                value=str(path))
-        vocabulary, hidden = t["embeddings.word_embeddings.weight"].shape
-        layers = 1 + max(int(k.split(".")[2]) for k in t if k.startswith("encoder.layer."))
-        required = {"vocabulary_size": vocabulary, "hidden_dim": hidden, "num_layers": layers,
-                    "intermediate_dim": t["encoder.layer.0.intermediate.dense.weight"].shape[0],
-                    "max_sequence_length": t["embeddings.position_embeddings.weight"].shape[0],
-                    "num_segments": t["embeddings.token_type_embeddings.weight"].shape[0]}
+        vocabulary, hidden = t["embeddings.word_embeddings.weight"]
+        required = {"vocabulary_size": vocabulary, "hidden_dim": hidden,
+                    "num_layers": 1 + max(int(k.split(".")[2]) for k in t if k.startswith("encoder.layer.")),
+                    "intermediate_dim": t["encoder.layer.0.intermediate.dense.weight"][0],
+                    "max_sequence_length": t["embeddings.position_embeddings.weight"][0],
+                    "num_segments": t["embeddings.token_type_embeddings.weight"][0]}
         if "num_attention_heads" in hf:
             required["num_heads"] = hf["num_attention_heads"]
         act = hf.get("hidden_act", "gelu")
         return required, {"activation": "gelu_tanh" if act in TANH_GELU else "gelu"}
-    t = _strip(tensors, "transformer.")
+    t = _strip(t, "transformer.")
     if "wte.weight" not in t:
         raise WeightsError(f"{path} has no GPT-2 token embedding (wte.weight).", key="weights", value=str(path))
-    vocabulary, hidden = t["wte.weight"].shape
+    vocabulary, hidden = t["wte.weight"]
     required = {"vocabulary_size": vocabulary, "hidden_dim": hidden,
                 "num_layers": 1 + max(int(k.split(".")[1]) for k in t if k.startswith("h.")),
-                "intermediate_dim": t["h.0.mlp.c_fc.weight"].shape[1],
-                "max_sequence_length": t["wpe.weight"].shape[0]}
+                "intermediate_dim": t["h.0.mlp.c_fc.weight"][1],
+                "max_sequence_length": t["wpe.weight"][0]}
     if "n_head" in hf:
         required["num_heads"] = hf["n_head"]
     return required, {}
@@ -101,7 +122,7 @@ def _norm(m, source, target, values):
         values[f"{target}/{ours}"] = m.take(name)
 
 
-def _bert(model, m, heads):
+def _bert(m, heads):
     values = {}
     head_dim = None
     values["token_embedding/embeddings"] = m.take("embeddings.word_embeddings.weight")
@@ -132,7 +153,7 @@ def _bert(model, m, heads):
     return values
 
 
-def _gpt2(model, m, heads):
+def _gpt2(m, heads):
     values = {"token_embedding/embeddings": m.take("wte.weight"), "position_embedding/embeddings": m.take("wpe.weight")}
     i = 0
     while m.has(f"h.{i}.attn.c_attn.weight"):
@@ -172,12 +193,12 @@ def _load(model, spec, path):
         tensors = _strip(tensors, "bert.")
         heads_left = sorted(k for k in tensors if k.startswith("cls."))
         m = Mapping(tensors, name, ignore=(r"embeddings\.position_ids", r"cls\..*"))
-        values = _bert(model, m, heads)
+        values = _bert(m, heads)
         if heads_left:
             report["not_loaded"] = f"{len(heads_left)} pre-training head tensors (cls.*)"
     else:
         m = Mapping(_strip(tensors, "transformer."), name, ignore=(r"h\.\d+\.attn\.(masked_)?bias",))
-        values = _gpt2(model, m, heads)
+        values = _gpt2(m, heads)
     report["tensors"] = m.finish()
     assign(model, values, name)
     report["activation"] = config.get("activation", "gelu_tanh")
