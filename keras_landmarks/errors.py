@@ -45,3 +45,9 @@ class ConfigError(LandmarkError, ValueError):
 
 class ExportError(LandmarkError, RuntimeError):
     """A conversion that failed or whose artifact does not compute what the Keras model computes."""
+
+
+def check_filter(key, value, known):
+    """`list_models`' `task` / `family` filters: None, or one of `known` (a typo is not "no match")."""
+    if value is not None and value not in known:
+        raise ConfigError(f"Unknown {key} {value!r}. Allowed: {', '.join(sorted(known))}.", key=key, value=value)

@@ -13,7 +13,7 @@ import json
 import pathlib
 import sys
 
-from keras_landmarks.errors import UnknownModelError, close_matches
+from keras_landmarks.errors import UnknownModelError, check_filter, close_matches
 
 PATH = pathlib.Path(__file__).with_name("registry_index.json")
 
@@ -46,7 +46,10 @@ def info(name):
 
 def list_models(pattern="*", task=None, family=None):
     """`keras_landmarks.list_models(...)`, from the index (already in natural order)."""
-    return [name for name, data in load()["models"].items()
+    models = load()["models"]
+    check_filter("task", task, {data["task"] for data in models.values()})
+    check_filter("family", family, {data["family"] for data in models.values()})
+    return [name for name, data in models.items()
             if fnmatch.fnmatchcase(name, pattern) and task in (None, data["task"]) and family in (None, data["family"])]
 
 

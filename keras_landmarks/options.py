@@ -5,6 +5,8 @@ Each function returns the value it checked, or raises `ConfigError` naming it an
 """
 
 import math
+import os
+import pathlib
 
 from keras_landmarks.errors import ConfigError
 
@@ -56,6 +58,19 @@ def positive(key, value):
         raise ConfigError(f"Invalid {key.replace('_', ' ')} {value!r}: expected a positive integer.", key=key,
                           value=value)
     return value
+
+
+def writable_folder(path, what="Output folder", key="out"):
+    """`path` as a `pathlib.Path` when it is, or could be created as, a folder this process can write:
+    its nearest existing ancestor must be a writable folder."""
+    path = pathlib.Path(path)
+    probe = path
+    while not probe.exists():
+        probe = probe.parent
+    if not probe.is_dir() or not os.access(probe, os.W_OK | os.X_OK):
+        raise ConfigError(f"{what} {str(path)!r} is not writable ({str(probe)!r} is not a writable folder).",
+                          key=key, value=str(path))
+    return path
 
 
 def port(value):

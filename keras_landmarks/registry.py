@@ -15,7 +15,7 @@ import weakref
 from typing import Any, Callable
 
 from keras_landmarks.config import builder_parameters, check_overrides
-from keras_landmarks.errors import ConfigError, UnknownModelError, close_matches
+from keras_landmarks.errors import ConfigError, UnknownModelError, check_filter, close_matches
 
 # How a reference parameter count is counted. Keras's `count_params()` also counts BatchNorm's moving
 # mean and variance, which are statistics, not parameters; papers and torchvision do not.
@@ -177,8 +177,11 @@ def built_from(model):
 
 def list_models(pattern="*", task=None, family=None):
     """Registered names matching a shell-style `pattern`, optionally one `task` or `family`, in natural
-    order (`resnet18` before `resnet101`, as timm lists them)."""
+    order (`resnet18` before `resnet101`, as timm lists them). An unknown `task` or `family` is a
+    `ConfigError` naming the known ones."""
     _filled()
+    check_filter("task", task, {spec.task for spec in _REGISTRY.values()})
+    check_filter("family", family, {spec.family for spec in _REGISTRY.values()})
     return sorted((
         name
         for name, spec in _REGISTRY.items()

@@ -8,7 +8,8 @@ Exit codes: 0 success; 1 a check failed (parity, `verify`) or the machine failed
   cannot be allocated (`num_classes=1000000000`: 336 GB), a batch size beyond `MAX_BATCH_SIZE`
   (`--batch-size 100000000`);
 - options: `--opset 0` (outside `OPSETS`), `--tolerance -1` and `nan`, `--representative-data` when no
-  int8 is asked for, `serve --port 70000`, a port already taken;
+  int8 is asked for, `serve --port 70000`, a port already taken, `serve` of a folder without a
+  SavedModel, `train --out` naming a file, `list --family` / `--task` naming none there is;
 - calibration data: an empty set, arrays of the wrong shape, NaN values, a pickle, a single `.npy` array, a missing file;
 - model files: an empty, a text and a truncated `.keras` file;
 - the API: `formats="onnx"` as a string, `version=True`, `batch_size=True`;
@@ -69,10 +70,14 @@ def _cases(tmp_path):
         ([*int8, str(npy)], 2, "is a single .npy array"),
         ([*int8, str(tmp_path / "missing.npz")], 2, "No such representative data file"),
         (["serve", str(tmp_path), "--port", "70000"], 2, "Invalid port 70000: expected 1 to 65535"),
+        (["serve", str(tmp_path)], 2, "holds no SavedModel (expected saved_model/<version>/saved_model.pb)"),
+        (["train", "lenet5", "--data", "digits", "--out", str(npy)], 2, f"Run folder {str(npy)!r} is not writable"),
+        (["list", "--family", "resnets"], 2, "Unknown family 'resnets'. Allowed: alexnet, bert,"),
+        (["list", "--task", "detection"], 2, "Unknown task 'detection'. Allowed: "),
     ]
 
 
-@pytest.mark.parametrize("index", range(14))
+@pytest.mark.parametrize("index", range(18))
 def test_cli_bad_input_is_one_line_with_its_exit_code(tmp_path, capsys, index):
     argv, expected_code, message = _cases(tmp_path)[index]
     code, err = _run(capsys, argv)

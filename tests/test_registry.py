@@ -19,7 +19,10 @@ def test_list_models_is_sorted_and_filters():
     assert keras_landmarks.list_models(family="vgg") == [
         "vgg11", "vgg11_bn", "vgg13", "vgg13_bn", "vgg16", "vgg16_bn", "vgg19", "vgg19_bn"]
     assert "lenet5" in keras_landmarks.list_models(task="image_classification")
-    assert keras_landmarks.list_models(task="no_such_task") == []
+    with pytest.raises(ConfigError, match="Unknown task 'no_such_task'. Allowed: .*image_classification"):
+        keras_landmarks.list_models(task="no_such_task")  # a typo is named, not answered with "no model"
+    with pytest.raises(ConfigError, match="Unknown family 'vgg16'. Allowed: alexnet, bert"):
+        keras_landmarks.list_models("vgg*", family="vgg16")
 
 
 @pytest.mark.parametrize("alias, target", [("resnet", "resnet50"), ("vgg", "vgg16"), ("lenet", "lenet5"),

@@ -13,6 +13,7 @@ on the next.
 
 import json
 import os
+import pathlib
 import platform
 import statistics
 import subprocess
@@ -256,9 +257,7 @@ def run_all(models=DEFAULT_MODELS, runs=20, output="docs/benchmarks.md", quiet=F
         data["int8_schemes"][name] = _in_subprocess(f"int8_schemes({name!r}, runs={runs})")
         save()
     text = format_markdown(data["rows"], runs, data["int8_schemes"])
-    os.makedirs(os.path.dirname(output) or ".", exist_ok=True)
-    with open(output, "w") as handle:
-        handle.write(text)
+    write_section(output, "latency", text)
     return data["rows"], text
 
 
@@ -267,9 +266,28 @@ def render(raw="docs/benchmarks.json", output="docs/benchmarks.md"):
     with open(raw) as handle:
         data = json.load(handle)
     text = format_markdown([_int_batches(row) for row in data["rows"]], data["runs"], data.get("int8_schemes", {}))
-    with open(output, "w") as handle:
-        handle.write(text)
+    write_section(output, "latency", text)
     return text
+
+
+def write_section(path, name, text):
+    """Write `text` as the section `name` of the Markdown file `path`, keeping its other sections.
+
+    docs/benchmarks.md holds the runtimes' latency (`tools/bench.py`) and the server's throughput
+    (`tools/bench_serving.py`); each tool rewrites its own section between HTML comment markers, so
+    re-measuring one leaves the other as it was. The file is replaced atomically."""
+    begin, end = f"<!-- begin {name} -->", f"<!-- end {name} -->"
+    block = f"{begin}\n{text.rstrip()}\n{end}\n"
+    current = pathlib.Path(path).read_text() if os.path.exists(path) else ""
+    if begin in current and end in current:
+        head, rest = current.split(begin, 1)
+        updated = head + block + rest.split(end, 1)[1].lstrip("\n")
+    else:
+        updated = (current.rstrip() + "\n\n" if current.strip() else "") + block
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    temporary = f"{path}.tmp"
+    pathlib.Path(temporary).write_text(updated)
+    os.replace(temporary, path)
 
 
 def format_markdown(rows, runs, schemes=None):

@@ -131,14 +131,7 @@ def check_options(batch_size, version, out, opset=None, tolerance=None):
     options.version(version)
     options.opset(opset)
     options.tolerance(tolerance)
-    out = pathlib.Path(out)
-    probe = out
-    while not probe.exists():
-        probe = probe.parent
-    if not probe.is_dir() or not os.access(probe, os.W_OK | os.X_OK):
-        raise ConfigError(f"Output folder {str(out)!r} is not writable ({str(probe)!r} is not a writable folder).",
-                          key="out", value=str(out))
-    return out
+    return options.writable_folder(out)
 
 
 def _load_representative(path, model, kinds):

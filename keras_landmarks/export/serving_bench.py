@@ -10,7 +10,8 @@ For each model: convert it to a SavedModel (random weights; speed does not depen
   errors, and the server ÷ in-process ratio.
 
 Token models send sequences of length 128 (`keras_landmarks.inputs.BENCH_LENGTH`, or the model's
-longest). `python tools/bench_serving.py` writes the table into docs/benchmarks_serving.md.
+longest). `python tools/bench_serving.py` writes the tables into the serving section of
+docs/benchmarks.md (the raw numbers into docs/benchmarks_serving.json).
 """
 
 import concurrent.futures
@@ -28,6 +29,8 @@ import tempfile
 import time
 
 import numpy as np
+
+from keras_landmarks.export.bench import write_section
 
 DEFAULT_MODELS = ("lenet5", "resnet50", "bert_base")
 
@@ -172,7 +175,7 @@ def measure(name, requests=200, clients=8, overrides=None):
 
 def format_markdown(rows):
     lines = [
-        "# Serving throughput",
+        "## Serving throughput",
         "",
         f"Measured by `python tools/bench_serving.py` on one machine: {platform.machine()}, {os.cpu_count()} CPU "
         f"cores, Python {platform.python_version()}. Each request carries one example as TF Serving REST JSON "
@@ -187,7 +190,7 @@ def format_markdown(rows):
                      f"{r['in_process_requests_per_s']:,.1f} | {r['served_requests_per_s']:,.1f} | {r['p50_ms']:,.2f} | "
                      f"{r['p99_ms']:,.2f} | {r['errors']} of {r['requests']} | {r['ratio']:.2f} |")
     steps = list(rows[0]["steps_ms"]) if rows else []
-    lines += ["", "## Where a request's time goes", "",
+    lines += ["", "### Where a request's time goes", "",
               "Median milliseconds of each step the server takes for one request, measured in process.", "",
               "| model | " + " | ".join(steps) + " |", "|---|" + "---:|" * len(steps)]
     for r in rows:
@@ -195,9 +198,10 @@ def format_markdown(rows):
     return "\n".join(lines) + "\n"
 
 
-def run_all(models=DEFAULT_MODELS, requests=200, clients=8, output="docs/benchmarks_serving.md", overrides=None,
-            quiet=False):
-    """Measure each model in its own process; write the table and its JSON beside it."""
+def run_all(models=DEFAULT_MODELS, requests=200, clients=8, output="docs/benchmarks.md",
+            raw="docs/benchmarks_serving.json", overrides=None, quiet=False):
+    """Measure each model in its own process; write the tables as the serving section of `output`
+    (`bench.write_section`) and the raw numbers to `raw`, saved after each model."""
     rows = []
     for name in models:
         if not quiet:
@@ -210,9 +214,18 @@ def run_all(models=DEFAULT_MODELS, requests=200, clients=8, output="docs/benchma
         if result.returncode or line is None:
             raise RuntimeError(f"serving benchmark of {name} failed:\n{result.stderr[-3000:]}")
         rows.append(json.loads(line[len("RESULT "):]))
-        with open(os.path.splitext(output)[0] + ".json", "w") as handle:
+        os.makedirs(os.path.dirname(raw) or ".", exist_ok=True)
+        with open(raw, "w") as handle:
             json.dump(rows, handle, indent=2)
     text = format_markdown(rows)
-    with open(output, "w") as handle:
-        handle.write(text)
+    write_section(output, "serving", text)
     return rows, text
+
+
+def render(raw="docs/benchmarks_serving.json", output="docs/benchmarks.md"):
+    """Re-render the serving section of `output` from the raw numbers of an earlier run (no measuring)."""
+    with open(raw) as handle:
+        rows = json.load(handle)
+    text = format_markdown(rows)
+    write_section(output, "serving", text)
+    return text

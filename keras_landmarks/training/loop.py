@@ -217,7 +217,7 @@ def train(model, data, *, out=None, epochs=None, steps=None, batch_size=None, op
     from keras_landmarks import registry
 
     spec = registry.get_spec(model)
-    out = pathlib.Path(out or pathlib.Path("runs") / spec.name)
+    out = options.writable_folder(out or pathlib.Path("runs") / spec.name, "Run folder")
     for key, value in (("epochs", epochs), ("steps", steps), ("checkpoint_every", checkpoint_every),
                        ("batch_size", batch_size)):
         options.positive(key, value)

@@ -28,7 +28,8 @@ def test_benchmark_writes_a_table_for_every_runtime(tmp_path):
                 "tflite fp16", "tflite dynamic", "tflite int8", "onnx float", "onnx fp16", "onnx int8"}
     assert set(latency) == expected
     assert all(set(by_batch) == set(BATCHES) and all(ms > 0 for ms in by_batch.values()) for by_batch in latency.values())
-    assert output.read_text() == text and "## Batch 8" in text and "| onnx int8 |" in text
+    assert output.read_text() == f"<!-- begin latency -->\n{text.rstrip()}\n<!-- end latency -->\n"
+    assert "## Batch 8" in text and "| onnx int8 |" in text
     raw = json.loads((tmp_path / "benchmarks.json").read_text())
     assert raw["runs"] == 20 and [r["model"] for r in raw["rows"]] == ["vgg16", "lenet5"]
 
@@ -68,12 +69,19 @@ def test_int8_schemes_on_a_small_bert():
 
 
 def test_serving_benchmark_measures_the_server_beside_in_process(tmp_path):
+    from keras_landmarks.export.serving_bench import render
     from keras_landmarks.export.serving_bench import run_all as serving
 
-    output = tmp_path / "serving.md"
-    rows, text = serving(("lenet5",), requests=16, clients=2, output=str(output), quiet=True)
+    output = tmp_path / "benchmarks.md"
+    output.write_text("<!-- begin latency -->\n## Batch 1\n<!-- end latency -->\n")
+    raw = tmp_path / "serving.json"
+    rows, text = serving(("lenet5",), requests=16, clients=2, output=str(output), raw=str(raw), quiet=True)
     row = rows[0]
     assert row["errors"] == 0 and row["served_requests_per_s"] > 0 and row["in_process_calls_per_s"] > 0
     assert 0 < row["ratio"] == round(row["served_requests_per_s"] / row["in_process_calls_per_s"], 3)
     assert set(row["steps_ms"]) == {"decode JSON", "check request", "run model", "encode JSON"}
-    assert output.read_text() == text and "| lenet5 |" in text
+    assert "| lenet5 |" in text and json.loads(raw.read_text()) == rows
+    written = output.read_text()  # the serving section is added, the latency section kept
+    assert written.startswith("<!-- begin latency -->\n## Batch 1\n<!-- end latency -->\n")
+    assert f"<!-- begin serving -->\n{text.rstrip()}\n<!-- end serving -->" in written
+    assert render(str(raw), str(output)) == text and output.read_text() == written  # re-rendering changes nothing
