@@ -5,6 +5,8 @@
     keras-landmarks convert NAME_OR_PATH [--formats ...] [--quantize ...] [--out exports/] ...
     keras-landmarks verify exports/NAME
     keras-landmarks serve exports/NAME [--port 8501] [--host 127.0.0.1]
+    keras-landmarks train NAME --data DATASET [--epochs N] [--out runs/NAME] [--resume] ...
+    keras-landmarks reproduce CLAIM [--quick] [--seeds N] [--out claims/] | --list
 
 Errors in what the user asked for (an unknown model, a bad option, a file that is not what it should
 be) are printed as one line on stderr with exit code 2; a conversion that fails or misses its parity
@@ -120,7 +122,10 @@ def _cmd_info(args):
     print(f"  config   {wrap(config)}")
     print(f"  variants {wrap(', '.join(data['variants']))}")
     if data.get("training"):
-        print(f"  training {wrap(data['training']['source'])}")
+        recipe = data["training"]
+        procedure = recipe.get("procedure", "classification")
+        head = "" if procedure == "classification" else f"{procedure} procedure, loss {recipe['loss']}: "
+        print(f"  training {wrap(head + recipe['source'])}")
     if args.summary:
         print()
         model.summary(line_length=110)
@@ -213,7 +218,7 @@ def _cmd_train(args):
                    seed=args.seed, checkpoint_every=args.checkpoint_every, resume=args.resume,
                    overwrite=args.overwrite, precision=args.precision, strategy=args.strategy,
                    overrides=parse_overrides(args.set), weights=args.weights, data_dir=args.data_dir,
-                   manual_dir=args.manual_dir, progress=not args.quiet)
+                   manual_dir=args.manual_dir, progress=not args.quiet, loss=args.loss)
     metrics = ", ".join(f"{k} {v:.4f}" for k, v in result["results"].items())
     print(f"{result['options']['model']} on {result['options']['data']}: held-out {metrics}")
     if result.get("worker"):
@@ -245,12 +250,37 @@ def _cmd_serve(args):
     return 0
 
 
+def _cmd_reproduce(args):
+    from keras_landmarks import claims
+
+    if args.list or not args.claim:
+        for name in claims.list_claims():
+            claim = claims.get_claim(name)
+            print(f"{name:<16} {claim.paper}: {claim.statement}")
+        return 0
+    claims.get_claim(args.claim)  # an unknown name: one line, before TensorFlow starts
+    _load()
+    result = claims.reproduce(args.claim, quick=args.quick, seeds=args.seeds, out=args.out, progress=not args.quiet)
+    print(result["verdict"])
+    print(f"written to {result['out']}/ (figure.png, result.json, verdict.md)")
+    return 0
+
+
 def _parser():
     parser = argparse.ArgumentParser(
         prog="keras-landmarks",
         description="Landmark deep-learning papers of 2010-2019 as faithful Keras models.",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = commands.add_parser("reproduce", help="reproduce a paper's claim at small scale: figure, numbers, verdict")
+    p.add_argument("claim", nargs="?", help="the claim (--list shows them)")
+    p.add_argument("--list", action="store_true", help="list every claim with its paper")
+    p.add_argument("--quick", action="store_true", help="the same protocol on less data: checks that it runs")
+    p.add_argument("--seeds", type=int, help="how many seeds (default: the claim's, usually 3)")
+    p.add_argument("--out", default="claims", help="output folder (default: claims/)")
+    p.add_argument("--quiet", action="store_true", help="no progress lines")
+    p.set_defaults(func=_cmd_reproduce)
 
     p = commands.add_parser("list", help="list the registered models")
     p.add_argument("pattern", nargs="?", default="*", help="shell-style pattern, e.g. 'resnet*'")
@@ -305,7 +335,9 @@ def _parser():
     p.add_argument("--epochs", type=int, help="epochs (default: the model's recipe)")
     p.add_argument("--steps", type=int, help="train this many steps instead of whole epochs")
     p.add_argument("--batch-size", type=int, help="batch size (default: the model's recipe)")
-    p.add_argument("--optimizer", help="sgd, adam, adamw or rmsprop (default: the model's recipe)")
+    p.add_argument("--optimizer", help="sgd, adam, adamw, rmsprop or adagrad (default: the model's recipe)")
+    p.add_argument("--loss", help="the objective where the paper's procedure offers several: a GAN's "
+                                  "non_saturating, minimax, wasserstein or wasserstein_gp (default: the recipe's)")
     p.add_argument("--learning-rate", type=float, help="peak learning rate (default: the model's recipe)")
     p.add_argument("--seed", type=int, default=0, help="weights, dropout and data order follow from it (default 0)")
     p.add_argument("--checkpoint-every", type=int, metavar="N", help="also checkpoint every N steps (always at "

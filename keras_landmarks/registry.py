@@ -20,8 +20,8 @@ from keras_landmarks.errors import ConfigError, UnknownModelError, check_filter,
 # How a reference parameter count is counted. Keras's `count_params()` also counts BatchNorm's moving
 # mean and variance, which are statistics, not parameters; papers and torchvision do not.
 PARAMS_COUNTED = (
-    "trainable weights plus BatchNorm's gamma/beta; BatchNorm moving mean/variance are not counted "
-    "(Keras's count_params() includes them)"
+    "trainable weights (BatchNorm's gamma/beta included); state beside them, such as BatchNorm's moving "
+    "mean/variance, is not counted (Keras's count_params() includes it)"
 )
 
 
@@ -256,13 +256,7 @@ def _jsonable(value):
 
 
 def paper_param_count(model):
-    """Parameters as papers count them: every weight except BatchNorm's moving statistics."""
-    import keras
-
-    moving = {
-        id(w)
-        for layer in model._flatten_layers()
-        if isinstance(layer, keras.layers.BatchNormalization)
-        for w in (layer.moving_mean, layer.moving_variance)
-    }
-    return sum(math.prod(w.shape) for w in model.weights if id(w) not in moving)
+    """Parameters as papers count them: the trainable weights (BatchNorm's γ and β among them), not the
+    state a model keeps beside them (BatchNorm's moving statistics, StyleGAN's tracked w̄ and level of
+    detail)."""
+    return sum(math.prod(w.shape) for w in model.trainable_weights)

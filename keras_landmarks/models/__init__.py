@@ -4,6 +4,7 @@ from keras_landmarks.models import (  # noqa: F401
     alexnet,
     bert,
     dropout,
+    gan,
     glorot,
     gpt,
     highway,
@@ -12,6 +13,8 @@ from keras_landmarks.models import (  # noqa: F401
     resnet,
     rnnsearch,
     selu,
+    stylegan,
     transformer,
+    vae,
     vgg,
 )

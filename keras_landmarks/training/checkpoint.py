@@ -22,12 +22,26 @@ def _name(step):
     return f"step-{step:08d}.npz"
 
 
-def save(folder, step, model, optimizer, extra):
-    """Write checkpoint `step`; `extra` is JSON (position, curves). The path."""
+def _optimizers(model, optimizers):
+    """[(optimizer, the variables it updates)]: one optimizer for the model's trainable variables, or a
+    list of pairs (a GAN's two players)."""
+    if isinstance(optimizers, (list, tuple)):
+        return list(optimizers)
+    return [(optimizers, model.trainable_variables)]
+
+
+def _optimizer_variables(pairs):
+    return [v for optimizer, _ in pairs for v in optimizer.variables]
+
+
+def save(folder, step, model, optimizers, extra):
+    """Write checkpoint `step` of `model` and its optimizer(s) (see `_optimizers`); `extra` is JSON
+    (position, curves). The path."""
     folder = pathlib.Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     arrays = {f"model/{i}": np.asarray(v.numpy()) for i, v in enumerate(model.variables)}
-    arrays.update({f"optimizer/{i}": np.asarray(v.numpy()) for i, v in enumerate(optimizer.variables)})
+    arrays.update({f"optimizer/{i}": np.asarray(v.numpy())
+                   for i, v in enumerate(_optimizer_variables(_optimizers(model, optimizers)))})
     arrays["extra"] = np.frombuffer(json.dumps(extra).encode(), np.uint8)
     final = folder / _name(step)
     partial = folder / (final.name + ".partial")
@@ -47,16 +61,18 @@ def latest(folder):
     return found[-1] if found else None
 
 
-def restore(path, model, optimizer):
-    """Load checkpoint `path` into `model` and `optimizer` (built first); its `extra`."""
-    optimizer.build(model.trainable_variables)
+def restore(path, model, optimizers):
+    """Load checkpoint `path` into `model` and its optimizer(s) (built first); its `extra`."""
+    pairs = _optimizers(model, optimizers)
+    for optimizer, variables in pairs:
+        optimizer.build(variables)
     try:
         with np.load(path, allow_pickle=False) as data:
             arrays = dict(data)
     except Exception as error:  # a damaged file: zipfile, numpy or OS errors
         raise ConfigError(f"Checkpoint {path} cannot be read ({type(error).__name__}: {error}).", key="resume",
                           value=str(path)) from None
-    for prefix, variables in (("model", model.variables), ("optimizer", optimizer.variables)):
+    for prefix, variables in (("model", model.variables), ("optimizer", _optimizer_variables(pairs))):
         stored = sorted((int(k.split("/")[1]) for k in arrays if k.startswith(prefix + "/")))
         if stored != list(range(len(variables))):
             raise ConfigError(f"Checkpoint {path} holds {len(stored)} {prefix} variables; this {prefix} has "

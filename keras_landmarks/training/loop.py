@@ -27,7 +27,8 @@ from keras_landmarks import options
 from keras_landmarks.errors import ConfigError
 from keras_landmarks.training import checkpoint
 from keras_landmarks.training.data import Preprocessing, Stream, evaluation_batches, image_split
-from keras_landmarks.training.recipe import Recipe, default_recipe, optimizer as make_optimizer
+from keras_landmarks.training.procedures import classification_metrics, get_procedure, outputs_probabilities
+from keras_landmarks.training.recipe import Recipe, default_recipe
 
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
 STRATEGIES = ("none", "mirrored", "multi-worker")
@@ -64,13 +65,7 @@ def _strategy(name):
     raise ConfigError(f"Unknown strategy {name!r}. Allowed: {', '.join(STRATEGIES)}.", key="strategy", value=name)
 
 
-def _outputs_probabilities(model):
-    """True when the model ends in a softmax (the loss then takes probabilities, not logits)."""
-    import keras
-
-    layer = model.layers[-1]
-    activation = getattr(layer, "activation", None)
-    return isinstance(layer, keras.layers.Softmax) or getattr(activation, "__name__", "") == "softmax"
+_outputs_probabilities = outputs_probabilities  # the multi-worker loop's name for it
 
 
 def _options(name, data, overrides, recipe, seed, batch_size, epochs, steps, precision, strategy, checkpoint_every):
@@ -102,10 +97,12 @@ def _resumed_options(out, given):
     return record
 
 
-def _callback(folder, every, steps_per_epoch, history, step_log, log_every, validation):
-    """Checkpoints, the epoch history (with the held-out loss and accuracy, computed here rather than by
-    `fit`'s validation, which needs a compiled loss that a model with its own `train_step` may not
-    have) and the training loss along the steps."""
+def _callback(run, log_every):
+    """Checkpoints, the epoch history (with the procedure's held-out metrics, computed here rather than
+    by `fit`'s validation, which needs a compiled loss that a model with its own `train_step` may not
+    have), the training loss along the steps and what the procedure shows after an epoch."""
+    folder, every, steps_per_epoch = run.out / "checkpoints", run.checkpoint_every, run.stream.steps_per_epoch
+    history, step_log = run.history, run.step_log
     import keras
 
     class RunCallback(keras.callbacks.Callback):
@@ -117,7 +114,7 @@ def _callback(folder, every, steps_per_epoch, history, step_log, log_every, vali
             return int(keras.ops.convert_to_numpy(self.model.optimizer.iterations))
 
         def _save(self, step):
-            checkpoint.save(folder, step, self.model, self.model.optimizer,
+            checkpoint.save(folder, step, self.model, run.optimizers,
                             {"step": step, "history": history, "steps": step_log})
 
         def on_epoch_begin(self, epoch, logs=None):
@@ -133,8 +130,9 @@ def _callback(folder, every, steps_per_epoch, history, step_log, log_every, vali
 
         def on_epoch_end(self, epoch, logs=None):
             if logs is not None:  # shared with the callbacks after this one: TensorBoard, the progress bar
-                logs["val_loss"], logs["val_accuracy"] = evaluate(self.model, validation)
+                logs.update({f"val_{k}": v for k, v in run.procedure.evaluate(self.model, run.validation).items()})
             step = self._step()
+            run.procedure.after_epoch(self.model, run.out, epoch + 1, step)
             record = {"epoch": epoch + 1, "step": step, "seconds": round(time.perf_counter() - self.epoch_start, 2)}
             record.update({k: float(v) for k, v in (logs or {}).items()})
             if step % steps_per_epoch:
@@ -176,7 +174,7 @@ class Run:
 
     name: str
     out: pathlib.Path
-    net: object
+    net: object  # the model `fit` trains: the registry model, or a procedure's trainer holding it
     recipe: Recipe
     stream: Stream
     prep: Preprocessing
@@ -190,17 +188,23 @@ class Run:
     checkpoint_every: int | None
     strategy: object = None
     writes: bool = True  # False on the workers of a multi-worker run other than the chief
+    procedure: object = None
+    optimizers: list = dataclasses.field(default_factory=list)  # [(optimizer, the variables it updates)]
+    exports: dict = dataclasses.field(default_factory=dict)  # {name: model saved as <name>.keras}
 
 
 def train(model, data, *, out=None, epochs=None, steps=None, batch_size=None, optimizer=None, learning_rate=None,
           seed=0, checkpoint_every=None, resume=False, overwrite=False, precision="float32", strategy="none",
-          overrides=None, weights=None, data_dir=None, manual_dir=None, progress=True):
-    """Train registry model `model` on dataset `data`; the run's summary (also in `out/train.json`).
+          overrides=None, weights=None, data_dir=None, manual_dir=None, progress=True, loss=None):
+    """Train registry model `model` on dataset `data` by its paper's procedure (a classifier's
+    cross-entropy, a VAE's ELBO, a GAN's game); the run's summary (also in `out/train.json`).
 
     Args:
         model: a registry name (`build(model, **overrides)`; `num_classes` follows the dataset unless set).
-        data: a dataset name of `keras_landmarks.datasets` (image classifiers: digits, mnist_5k,
-            fashion_mnist); trains on its `train` split, reports on `test`.
+        data: a dataset name of `keras_landmarks.datasets` (images: digits, mnist_5k, fashion_mnist);
+            trains on its `train` split, reports on `test`.
+        loss: the objective, where the procedure offers several (a GAN's "minimax" or "non_saturating";
+            `info` shows the recipe's).
         out: the run folder (default `runs/<model>`); an existing run there needs `resume` or `overwrite`.
         epochs / steps: the length (steps wins; default: the recipe's epochs).
         batch_size, optimizer, learning_rate: override the model's recipe (`info` shows it). The batch
@@ -238,7 +242,7 @@ def train(model, data, *, out=None, epochs=None, steps=None, batch_size=None, op
         tfds.disable_progress_bar()  # nor the progress of building a dataset
     run = _prepare(spec, data, out, epochs, steps, batch_size, optimizer, learning_rate, seed, checkpoint_every,
                    resume, overwrite, precision, strategy, strategy_object, overrides, weights, data_dir, manual_dir,
-                   writes)
+                   writes, loss)
     started = time.perf_counter()
     try:
         if strategy == "multi-worker":
@@ -256,20 +260,18 @@ def train(model, data, *, out=None, epochs=None, steps=None, batch_size=None, op
 
 
 def _prepare(spec, data, out, epochs, steps, batch_size, optimizer, learning_rate, seed, checkpoint_every, resume,
-             overwrite, precision, strategy, strategy_object, overrides, weights, data_dir, manual_dir, writes):
+             overwrite, precision, strategy, strategy_object, overrides, weights, data_dir, manual_dir, writes, loss):
     import keras
 
-    from keras_landmarks import registry
-    from keras_landmarks.config import builder_parameters
-
     name = spec.name
-    if spec.task != "image_classification":
-        raise ConfigError(f"{name} is a {spec.task} model: `train` runs image classifiers (cross-entropy on an image "
-                          f"dataset); its paper's recipe is in `keras-landmarks info {name} --json`.", key="model",
-                          value=name)
     recipe = (spec.training(spec.full_config(**(overrides or {}))) if spec.training else default_recipe(spec.task))
     recipe = recipe.replace(optimizer=optimizer, learning_rate=learning_rate, batch_size=batch_size,
-                            epochs=epochs).check()
+                            epochs=epochs, loss=loss).check()
+    if spec.task != "image_classification" and recipe.procedure == "classification":
+        raise ConfigError(f"{name} is a {spec.task} model: `train` runs image classifiers and the models whose "
+                          f"recipe names a training procedure; its paper's recipe is in `keras-landmarks info {name} "
+                          "--json`.", key="model", value=name)
+    procedure = get_procedure(recipe.procedure)
     given = _options(name, data, overrides, recipe, seed, batch_size, epochs, steps, precision, strategy,
                      checkpoint_every)
     given.update(data_dir=str(data_dir) if data_dir else None, manual_dir=str(manual_dir) if manual_dir else None,
@@ -280,12 +282,15 @@ def _prepare(spec, data, out, epochs, steps, batch_size, optimizer, learning_rat
                                        "strategy": None if strategy == "none" else strategy})
         saved = resumed["options"]
         overrides, data, seed, steps = saved["overrides"], saved["data"], saved["seed"], saved["steps"]
+        overrides = {k: tuple(v) if isinstance(v, list) else v for k, v in (overrides or {}).items()}  # JSON lists
         data_dir, manual_dir = data_dir or saved.get("data_dir"), manual_dir or saved.get("manual_dir")
         weights = saved.get("weights")  # the checkpoint overwrites them, but the build options follow them
         precision, checkpoint_every = saved["precision"], saved["checkpoint_every"]
         recipe = Recipe(**{k: tuple(v) if isinstance(v, list) else v for k, v in saved["recipe"].items()})
+        procedure = get_procedure(recipe.procedure)
         given = saved
-    elif writes and out.exists() and any(out.iterdir()):
+    procedure.check(recipe, precision, strategy)
+    if not resume and writes and out.exists() and any(out.iterdir()):
         if not overwrite:
             raise ConfigError(f"{out} already holds a run: pass --resume to continue it or --overwrite to replace it.",
                               key="out", value=str(out))
@@ -293,13 +298,13 @@ def _prepare(spec, data, out, epochs, steps, batch_size, optimizer, learning_rat
 
     train_x, train_y, classes = image_split(data, "train", data_dir, manual_dir)
     test_x, test_y, _ = image_split(data, "test", data_dir, manual_dir)
-    overrides = dict(overrides or {})
-    if "num_classes" in builder_parameters(spec.builder) and "num_classes" not in overrides:
-        overrides["num_classes"] = classes
+    overrides = procedure.configure(spec, overrides or {}, classes)
     given["overrides"] = overrides
-    stream = Stream(train_x, train_y, recipe.batch_size, seed)
+    per_step = procedure.images_per_step(recipe)
+    stream = Stream(train_x, train_y, per_step, seed)
     if stream.steps_per_epoch < 1:
-        raise ConfigError(f"Batch size {recipe.batch_size} is larger than {data}'s {len(train_y):,} training "
+        reads = "" if per_step == recipe.batch_size else f" (a step reads {per_step} images)"
+        raise ConfigError(f"Batch size {recipe.batch_size}{reads} is larger than {data}'s {len(train_y):,} training "
                           "examples.", key="batch_size", value=recipe.batch_size)
     total = steps or recipe.epochs * stream.steps_per_epoch
 
@@ -308,37 +313,32 @@ def _prepare(spec, data, out, epochs, steps, batch_size, optimizer, learning_rat
     keras.config.set_dtype_policy(precision)
     try:
         with strategy_object.scope() if strategy_object else contextlib.nullcontext():
-            net = registry.build(name, weights=weights, **overrides)
-            outputs = net.outputs[0].shape[-1]
-            if outputs != classes:
-                raise ConfigError(f"{name} has {outputs} outputs and {data} {classes} classes; set "
-                                  f"num_classes={classes}.", key="num_classes", value=outputs)
-            loss = keras.losses.SparseCategoricalCrossentropy(from_logits=not _outputs_probabilities(net))
-            if recipe.loss:
-                net.compile(optimizer=make_optimizer(recipe, total), loss=loss, metrics=list(recipe.metrics) or None)
-            else:  # the model's own train_step computes its loss and reports its metrics
-                net.compile(optimizer=make_optimizer(recipe, total))
+            built = procedure.build(spec, overrides, weights, recipe, total, classes)
     finally:
         keras.config.set_dtype_policy(previous_policy)
+    net = built.trainer
 
-    prep = Preprocessing.from_dict(resumed["preprocessing"]) if resume else Preprocessing.for_model(net, train_x)
+    prep = (Preprocessing.from_dict(resumed["preprocessing"]) if resume
+            else procedure.preprocessing(built, train_x))
     history, step_log, start = [], [], 0
     if resume:
         latest = checkpoint.latest(out / "checkpoints")
         if latest is not None:
             with strategy_object.scope() if strategy_object else contextlib.nullcontext():
-                extra = checkpoint.restore(latest, net, net.optimizer)
+                extra = checkpoint.restore(latest, net, built.optimizers)
             start, history, step_log = extra["step"], extra["history"], extra["steps"]
-    record = {"options": given, "preprocessing": prep.to_dict(), "dataset_classes": classes,
-              "steps_per_epoch": stream.steps_per_epoch, "total_steps": total, "status": "running",
-              "recipe_source": recipe.source, "artifact": f"{name}.keras"}
+    record = {"options": given, "procedure": procedure.name, "preprocessing": prep.to_dict(),
+              "dataset_classes": classes, "steps_per_epoch": stream.steps_per_epoch, "total_steps": total,
+              "status": "running", "recipe_source": recipe.source, "artifact": f"{next(iter(built.exports))}.keras",
+              "artifacts": [f"{export}.keras" for export in built.exports]}
     if getattr(net, "weights_report", None):
         record["weights"] = net.weights_report
     if writes:
         out.mkdir(parents=True, exist_ok=True)
         _write_json(out / "train.json", record)
     return Run(name, out, net, recipe, stream, prep, evaluation_batches(test_x, test_y, prep), (test_x, test_y),
-               total, record, history, step_log, start, checkpoint_every, strategy_object, writes)
+               total, record, history, step_log, start, checkpoint_every, strategy_object, writes, procedure,
+               built.optimizers, built.exports)
 
 
 def _fit(run, progress):
@@ -346,8 +346,7 @@ def _fit(run, progress):
     import keras
 
     net, spe, total = run.net, run.stream.steps_per_epoch, run.total
-    callback = _callback(run.out / "checkpoints", run.checkpoint_every, spe, run.history, run.step_log,
-                         max(1, total // STEP_LOG_POINTS), run.validation)
+    callback = _callback(run, max(1, total // STEP_LOG_POINTS))
     tensorboard = keras.callbacks.TensorBoard(log_dir=str(run.out / "logs"))
     step = run.start
     while step < total:
@@ -364,17 +363,17 @@ def _fit(run, progress):
 
 
 def _finish(run, seconds):
-    """Evaluate on the held-out split; write the model, history, curves and train.json (where this process
-    writes); the summary."""
-    test_loss, accuracy = evaluate(run.net, run.validation)
+    """Evaluate on the held-out split; write the models, history, curves and train.json (where this
+    process writes); the summary."""
+    results = run.procedure.results(run.procedure.evaluate(run.net, run.validation))
     out, record = run.out, run.record
-    final = out / f"{run.name}.keras"
-    record.update(status="done", seconds=round(seconds, 2), resumed_from_step=run.start or None,
-                  results={"test_loss": test_loss, "accuracy": accuracy})
+    final = out / record["artifact"]
+    record.update(status="done", seconds=round(seconds, 2), resumed_from_step=run.start or None, results=results)
     if run.writes:
-        partial = out / f".{run.name}.partial.keras"
-        run.net.save(partial)
-        os.replace(partial, final)
+        for export, model in run.exports.items():
+            partial = out / f".{export}.partial.keras"
+            model.save(partial)
+            os.replace(partial, out / f"{export}.keras")
         _write_json(out / "history.json", {"epochs": run.history, "steps": run.step_log})
         _plot(out / "curves.png", run.history, run.step_log, run.name)
         _write_json(out / "train.json", record)
@@ -388,16 +387,5 @@ def _finish(run, seconds):
 
 
 def evaluate(net, batches):
-    """(mean cross-entropy, accuracy) of a classifier over `batches` of (inputs, labels), computed by
-    calling the model (not `evaluate`, which is not usable under MultiWorkerMirroredStrategy)."""
-    import keras
-
-    loss_object = keras.losses.SparseCategoricalCrossentropy(from_logits=not _outputs_probabilities(net),
-                                                             reduction="sum")
-    total, correct, count = 0.0, 0, 0
-    for x, y in batches:
-        outputs = net(x, training=False)
-        total += float(loss_object(y, keras.ops.cast(outputs, "float32")))
-        correct += int(np.sum(np.argmax(keras.ops.convert_to_numpy(outputs), -1) == y.numpy()))
-        count += len(y)
-    return total / count, correct / count
+    """(mean cross-entropy, accuracy) of a classifier over `batches` of (inputs, labels)."""
+    return classification_metrics(net, batches)

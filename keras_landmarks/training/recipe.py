@@ -1,9 +1,11 @@
 """How a model trains: optimizer, learning-rate schedule, batch size, loss, as its paper did.
 
 A registry entry may carry `training=lambda config: Recipe(...)`; a model without one trains with its
-task's default (`default_recipe`). Every option of `train()` overrides the recipe's value. A model that
-needs more than a loss (a GAN's two players, DQN's replay) supplies its own `train_step` on a
-`keras.Model` subclass, which `fit` and the checkpointing here use unchanged, with `Recipe.loss=None`.
+task's default (`default_recipe`). Every option of `train()` overrides the recipe's value. A paper whose
+contribution is its training (a VAE's ELBO, a GAN's two players) names its procedure
+(`Recipe.procedure`, `keras_landmarks.training.procedures`) and the objective in `loss`; its
+procedure-specific values (a GAN's discriminator, WGAN's clipping) are in `options`. A model that brings
+its own `train_step` trains as a classifier with `Recipe.loss=None`.
 
 Schedules are in steps, as fractions of the run, so that a paper's "divide by 10 at 32k and 48k of 64k
 iterations" scales with a shortened run: `Recipe(schedule="steps", boundaries=(0.5, 0.75))`.
@@ -15,13 +17,14 @@ import keras
 
 from keras_landmarks.errors import ConfigError
 
-OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop")
+OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop", "adagrad")
 SCHEDULES = ("constant", "steps", "cosine", "warmup_linear")
 
 
 @dataclasses.dataclass(frozen=True)
 class Recipe:
-    """optimizer: one of OPTIMIZERS; learning_rate: the peak rate; momentum (sgd, rmsprop);
+    """optimizer: one of OPTIMIZERS; learning_rate: the peak rate; momentum (sgd, rmsprop); beta_1 and
+    beta_2 (adam, adamw);
     weight_decay: Keras's decoupled decay (for SGD, w ← w − lr·wd·w each step, the paper's L2 term
     without its interaction with momentum); schedule: one of SCHEDULES, with `boundaries` (fractions of
     the run where the rate divides by `decay_factor`) or `warmup` (fraction of the run); source: where
@@ -31,6 +34,8 @@ class Recipe:
     learning_rate: float = 1e-3
     momentum: float = 0.0
     nesterov: bool = False
+    beta_1: float = 0.9
+    beta_2: float = 0.999
     weight_decay: float | None = None
     schedule: str = "constant"
     boundaries: tuple = ()
@@ -40,6 +45,8 @@ class Recipe:
     epochs: int = 10
     loss: str | None = "sparse_categorical_crossentropy"
     metrics: tuple = ("accuracy",)
+    procedure: str = "classification"
+    options: dict = dataclasses.field(default_factory=dict)
     source: str = "the task's default (Adam 1e-3, batch 128): the registry names no paper recipe"
 
     def replace(self, **changes):
@@ -105,7 +112,10 @@ def optimizer(recipe, total_steps):
     if recipe.optimizer == "sgd":
         return keras.optimizers.SGD(rate, momentum=recipe.momentum, nesterov=recipe.nesterov, weight_decay=decay)
     if recipe.optimizer == "adam":
-        return keras.optimizers.Adam(rate, weight_decay=decay)
+        return keras.optimizers.Adam(rate, beta_1=recipe.beta_1, beta_2=recipe.beta_2, weight_decay=decay)
     if recipe.optimizer == "adamw":
-        return keras.optimizers.AdamW(rate, weight_decay=0.01 if decay is None else decay)
+        return keras.optimizers.AdamW(rate, beta_1=recipe.beta_1, beta_2=recipe.beta_2,
+                                      weight_decay=0.01 if decay is None else decay)
+    if recipe.optimizer == "adagrad":
+        return keras.optimizers.Adagrad(rate, weight_decay=decay)
     return keras.optimizers.RMSprop(rate, momentum=recipe.momentum, weight_decay=decay)

@@ -14,7 +14,8 @@ CALIBRATION_SAMPLES = 200
 
 
 def record_for(path):
-    """The finished run whose model file is `path`, or None."""
+    """The finished classification run whose model file is `path`, or None (a generator's run has no
+    images to calibrate its latent input on: convert draws its inputs from their declared kinds)."""
     path = pathlib.Path(path)
     record_path = path.parent / "train.json"
     if not record_path.is_file():
@@ -24,6 +25,8 @@ def record_for(path):
     except ValueError:
         return None
     if record.get("status") != "done" or record.get("artifact") != path.name:
+        return None
+    if record.get("procedure", "classification") != "classification":
         return None
     return record
 

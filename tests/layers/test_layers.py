@@ -121,7 +121,8 @@ def one_layer(layer, **specs):
     """A functional model around `layer`, with named inputs; `specs` = {name: (shape, dtype)}."""
     inputs = {n: keras.Input(shape, dtype=dtype, name=n) for n, (shape, dtype) in specs.items()}
     args = list(inputs.values())
-    out = layer(*args) if not isinstance(layer, L.AdaptiveInstanceNormalization) else layer(args)
+    takes_list = isinstance(layer, (L.AdaptiveInstanceNormalization, L.NoiseInjection))
+    out = layer(args) if takes_list else layer(*args)
     return keras.Model(inputs, keras.layers.Identity(name="output")(out))
 
 
@@ -166,6 +167,25 @@ def _randomize(model):
     return model
 
 
+def ref_conv_same(x, kernel):
+    """'same' 2-D convolution, stride 1: x (B, H, W, C), kernel (k, k, C, F)."""
+    k = kernel.shape[0]
+    padded = np.pad(x, [(0, 0), (k // 2, k // 2), (k // 2, k // 2), (0, 0)])
+    h, w = x.shape[1:3]
+    return sum(np.einsum("bhwc,cf->bhwf", padded[:, i:i + h, j:j + w], kernel[i, j]) for i in range(k) for j in range(k))
+
+
+def ref_minibatch_stddev(x, group):
+    m = x.shape[0] // group
+    y = x.reshape(group, m, *x.shape[1:])
+    sigma = np.sqrt(((y - y.mean(0)) ** 2).mean(0) + 1e-8).mean(axis=(1, 2, 3))  # one number per group
+    feature = np.broadcast_to(sigma[np.arange(x.shape[0]) % m][:, None, None, None], (*x.shape[:3], 1))
+    return np.concatenate([x, feature], -1)
+
+
+BINOMIAL = np.outer([1, 2, 1], [1, 2, 1]) / 16.0
+
+
 def _layer(model, cls):
     return next(layer for layer in model._flatten_layers() if isinstance(layer, cls))
 
@@ -184,6 +204,29 @@ CASES = {
              lambda m, x: x["x"] * np.tanh(np.log1p(np.exp(x["x"].astype(np.float64))))),
     "softsign": (lambda: one_layer(L.SoftSign(), x=((D,), "float32")), lambda: {"x": normal(B, D, scale=3)},
                  lambda m, x: x["x"] / (1 + np.abs(x["x"]))),
+    "pixel_norm": (lambda: one_layer(L.PixelNormalization(), x=((4, 4, D), "float32")),
+                   lambda: {"x": normal(B, 4, 4, D, scale=3)},
+                   lambda m, x: x["x"] / np.sqrt((x["x"] ** 2).mean(-1, keepdims=True) + 1e-8)),
+    "equalized_dense": (lambda: _randomize(one_layer(L.EqualizedDense(5, lr_multiplier=0.01), x=((D,), "float32"))),
+                        lambda: {"x": normal(B, D)},
+                        lambda m, x: x["x"] @ (m.weights[0].numpy() * math.sqrt(2) * 0.01 / math.sqrt(D))
+                        + 0.01 * m.weights[1].numpy()),
+    "equalized_conv": (lambda: _randomize(one_layer(L.EqualizedConv2D(4, 3), x=((5, 5, D), "float32"))),
+                       lambda: {"x": normal(B, 5, 5, D)},
+                       lambda m, x: ref_conv_same(x["x"], m.weights[0].numpy() * math.sqrt(2) / math.sqrt(9 * D))
+                       + m.weights[1].numpy()),
+    "noise_injection": (lambda: _randomize(one_layer(L.NoiseInjection(), x=((4, 4, D), "float32"),
+                                                     noise=((4, 4, 1), "float32"))),
+                        lambda: {"x": normal(B, 4, 4, D), "noise": normal(B, 4, 4, 1)},
+                        lambda m, x: x["x"] + x["noise"] * m.weights[0].numpy()),
+    "blur": (lambda: one_layer(L.Blur2D(), x=((5, 6, D), "float32")), lambda: {"x": normal(B, 5, 6, D)},
+             lambda m, x: np.stack([ref_conv_same(x["x"][..., c:c + 1], BINOMIAL[:, :, None, None])[..., 0]
+                                    for c in range(D)], -1)),
+    "minibatch_stddev": (lambda: one_layer(L.MinibatchStandardDeviation(group_size=2), x=((3, 3, D), "float32")),
+                         lambda: {"x": normal(B, 3, 3, D, scale=2)},
+                         lambda m, x: ref_minibatch_stddev(x["x"], 2)),
+    "maxout": (lambda: _randomize(one_layer(L.Maxout(4, 3), x=((D,), "float32"))), lambda: {"x": normal(B, D)},
+               lambda m, x: (x["x"] @ m.weights[0].numpy() + m.weights[1].numpy()).reshape(B, 4, 3).max(-1)),
     "additive_attention": (lambda: _randomize(_masked_query_keys(L.AdditiveAttention(units=4))),
                            lambda: {"query": normal(B, TQ, D), "keys": normal(B, TK, D + 2), "keys_mask": SEQ_MASK},
                            lambda m, x: ref_additive(_layer(m, L.AdditiveAttention), x["query"], x["keys"], x["keys_mask"])),
