@@ -65,6 +65,11 @@ PAPER = Paper(
 SQRT2 = math.sqrt(2.0)
 
 
+def noise_side(index):
+    """The side of synthesis layer `index`'s noise image: two layers per resolution from 4×4."""
+    return 4 * 2 ** (index // 2)
+
+
 def _features(stage, fmap_base, fmap_max):
     """The reference code's nf(stage): min(fmap_base / 2^stage, fmap_max) feature maps."""
     return min(int(fmap_base / 2.0**stage), fmap_max)
@@ -189,7 +194,7 @@ def _synthesis(resolution, dlatent_dim, fmap_base, fmap_max, channels, name):
     levels = int(math.log2(resolution))
     num_layers = 2 * levels - 2
     dlatents = keras.Input(shape=(num_layers, dlatent_dim), name="dlatents")
-    sizes = [4 * 2 ** (i // 2) for i in range(num_layers)]
+    sizes = [noise_side(i) for i in range(num_layers)]
     noises = [keras.Input(shape=(s, s, 1), name=f"noise_{i}") for i, s in enumerate(sizes)]
 
     def to_rgb(x, level):
@@ -244,7 +249,7 @@ def StyleGANGenerator(
     synthesis = _synthesis(resolution, dlatent_dim, fmap_base, fmap_max, channels, name)
     num_layers = 2 * int(math.log2(resolution)) - 2
     z = keras.Input(shape=(latent_dim,), name="latent")
-    noises = {f"noise_{i}": keras.Input(shape=(4 * 2 ** (i // 2),) * 2 + (1,), name=f"noise_{i}")
+    noises = {f"noise_{i}": keras.Input(shape=(noise_side(i),) * 2 + (1,), name=f"noise_{i}")
               for i in range(num_layers)}
     w = Truncation(num_layers, truncation_psi, truncation_cutoff, name="truncation")(mapping(z))
     images = synthesis({"dlatents": w, **noises})
@@ -316,7 +321,7 @@ class StyleGAN:
         import numpy as np
 
         rng = np.random.default_rng(seed)
-        return {f"noise_{i}": rng.standard_normal((count, 4 * 2 ** (i // 2), 4 * 2 ** (i // 2), 1)).astype("float32")
+        return {f"noise_{i}": rng.standard_normal((count, noise_side(i), noise_side(i), 1)).astype("float32")
                 for i in range(self.num_layers)}
 
     def dlatents(self, latents, truncation_psi=1.0, truncation_cutoff=8, mix_latents=None, mix_from=None):
@@ -359,7 +364,7 @@ class StyleGAN:
 def _generator_io(config):
     r, layers = config["resolution"], 2 * int(math.log2(config["resolution"])) - 2
     inputs = {"latent": (None, config["latent_dim"])}
-    inputs.update({f"noise_{i}": (None, 4 * 2 ** (i // 2), 4 * 2 ** (i // 2), 1) for i in range(layers)})
+    inputs.update({f"noise_{i}": (None, noise_side(i), noise_side(i), 1) for i in range(layers)})
     return {"inputs": inputs, "outputs": {"images": (None, r, r, config["channels"])}}
 
 
@@ -486,7 +491,7 @@ class StyleGANTrainer(GAN):
                                float(layers))
             index = ops.cast(ops.reshape(ops.arange(layers), (1, layers, 1)), "float32")
             dlatents = ops.where(index < cutoff, dlatents, ops.repeat(ops.expand_dims(w2, 1), layers, axis=1))
-        noise = {f"noise_{i}": keras.random.normal((count, 4 * 2 ** (i // 2), 4 * 2 ** (i // 2), 1), seed=self.noise)
+        noise = {f"noise_{i}": keras.random.normal((count, noise_side(i), noise_side(i), 1), seed=self.noise)
                  for i in range(layers)}
         return self.style.synthesis({"dlatents": dlatents, **noise}, training=training)
 

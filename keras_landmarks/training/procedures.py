@@ -19,6 +19,7 @@ with `register_procedure(...)`, so a new training procedure is one class in its 
 """
 
 import dataclasses
+import os
 
 import numpy as np
 
@@ -202,7 +203,5 @@ def write_grid(images, path, columns=8, value_range=(0.0, 1.0)):
         grid[1 + r * (h + 1) : 1 + r * (h + 1) + h, 1 + k * (w + 1) : 1 + k * (w + 1) + w] = image
     partial = f"{path}.partial.png"
     plt.imsave(partial, grid[..., 0] if c == 1 else grid, cmap="gray" if c == 1 else None, vmin=0.0, vmax=1.0)
-    import os
-
     os.replace(partial, path)
     return path
