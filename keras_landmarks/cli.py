@@ -198,8 +198,9 @@ def _cmd_convert(args):
 
     manifest = convert(
         args.model, formats=_csv(args.formats), quantize=_csv(args.quantize),
-        representative_data=args.representative_data, overrides=parse_overrides(args.set), weights=args.weights,
-        batch_size=_batch_size(args.batch_size), version=args.version, out=args.out, overwrite=args.overwrite,
+        representative_data=args.representative_data, judge=args.judge, overrides=parse_overrides(args.set),
+        weights=args.weights, batch_size=_batch_size(args.batch_size), version=args.version, out=args.out,
+        overwrite=args.overwrite,
         allow_flex=args.allow_flex, tolerance=args.tolerance, opset=args.opset, isolate=args.isolate,
         check_memory=not args.skip_memory_check, bench_length=args.bench_length, sequence_length=args.sequence_length,
     )
@@ -308,6 +309,8 @@ def _parser():
                    help=f"variants of the families named in --formats, comma-separated: {','.join(variants)} "
                    "(default none)")
     p.add_argument("--representative-data", metavar="PATH", help="int8 calibration data: .npz, one array per input")
+    p.add_argument("--judge", metavar="RUN", help="gate a generator's quantized artifacts on the Fréchet distance of "
+                   "this classifier run's features (a `train` folder on the same data, e.g. runs/lenet5)")
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config value (repeatable)")
     p.add_argument("--weights", metavar="PATH", help="weights trained elsewhere: a keras.applications .h5 file, a "
                    "keras-hub preset folder or a Hugging Face .safetensors file")

@@ -9,7 +9,8 @@ Exit codes: 0 success; 1 a check failed (parity, `verify`) or the machine failed
   (`--batch-size 100000000`);
 - options: `--opset 0` (outside `OPSETS`), `--tolerance -1` and `nan`, `--representative-data` when no
   int8 is asked for, `serve --port 70000`, a port already taken, `serve` of a folder without a
-  SavedModel, `train --out` naming a file, `list --family` / `--task` naming none there is;
+  SavedModel, `train --out` naming a file, `list --family` / `--task` naming none there is, a `--judge`
+  for a model that is not a generator, with no quantized format, or that is not a classifier run;
 - calibration data: an empty set, arrays of the wrong shape, NaN values, a pickle, a single `.npy` array, a missing file;
 - model files: an empty, a text and a truncated `.keras` file;
 - the API: `formats="onnx"` as a string, `version=True`, `batch_size=True`;
@@ -74,10 +75,16 @@ def _cases(tmp_path):
         (["train", "lenet5", "--data", "digits", "--out", str(npy)], 2, f"Run folder {str(npy)!r} is not writable"),
         (["list", "--family", "resnets"], 2, "Unknown family 'resnets'. Allowed: alexnet, bert,"),
         (["list", "--task", "detection"], 2, "Unknown task 'detection'. Allowed: "),
+        (["convert", "lenet5", "--formats", "tflite", "--quantize", "int8", "--judge", str(tmp_path), *out], 2,
+         "A judge gates generators (a model with a latent input); lenet5's inputs are images."),
+        (["convert", "dcgan", "--judge", str(tmp_path), *out], 2,
+         "A judge gates quantized generators, and none is asked for"),
+        (["convert", "dcgan", "--formats", "tflite", "--quantize", "int8", "--judge", str(tmp_path), *out], 2,
+         f"Invalid judge {str(tmp_path)!r}: a folder written by `keras-landmarks train` for a classifier"),
     ]
 
 
-@pytest.mark.parametrize("index", range(18))
+@pytest.mark.parametrize("index", range(21))
 def test_cli_bad_input_is_one_line_with_its_exit_code(tmp_path, capsys, index):
     argv, expected_code, message = _cases(tmp_path)[index]
     code, err = _run(capsys, argv)

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from keras_landmarks.claims import list_claims, reproduce
-from keras_landmarks.claims.generative import frechet_distance
 from keras_landmarks.cli import main
+from keras_landmarks.training.judge import frechet_distance
 
 DOCS = pathlib.Path(__file__).resolve().parents[1] / "docs"
 
@@ -30,10 +30,17 @@ def _held_by_rule(name, numbers):
         return improves and max(c[-1] for c in curves["20"]) < min(c[-1] for c in curves["2"])
     if name in ("gan-samples", "dcgan-samples"):
         return all(r["frechet"][-1] < r["frechet"][0] and r["frechet"][-1] < r["frechet"][1] for r in numbers["runs"])
+    if name == "stylegan-styles":
+        return all(r["truncation"][0]["frechet"] < r["frechet_untrained"]
+                   and r["truncation"][0]["spread"] > r["truncation"][1]["spread"] > r["truncation"][2]["spread"]
+                   and r["truncation"][2]["confidence"] > r["truncation"][0]["confidence"]
+                   and r["mixing"]["class_of_coarse_source"] > r["mixing"]["class_of_fine_source"]
+                   for r in numbers["runs"])
     return all(r["clip"]["at_extremes"] >= 0.5 and r["gp"]["at_extremes"] <= 0.05 for r in numbers["runs"])
 
 
-@pytest.mark.parametrize("name", ["vae-elbo", "gan-samples", "dcgan-samples", "wgan-gp-toy"])
+@pytest.mark.parametrize("name", ["vae-elbo", "gan-samples", "dcgan-samples", "stylegan-styles",
+                                  pytest.param("wgan-gp-toy", marks=pytest.mark.large)])  # 30 s of double backprop
 def test_each_claim_runs_its_protocol_and_applies_its_rule(name, tmp_path):
     record = reproduce(name, quick=True, seeds=1, out=tmp_path, progress=False)
     folder = tmp_path / name

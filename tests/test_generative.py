@@ -146,7 +146,8 @@ def test_gan_trains_through_train_and_resumes_bit_for_bit(tmp_path):
             np.testing.assert_array_equal(x, y)
     assert set(whole["results"]) == {"test_d_real", "test_d_fake"}
     assert whole["artifacts"] == ["gan_mlp.keras", "gan_mlp_discriminator.keras"]
-    assert list((tmp_path / "whole" / "samples").glob("step-*.png"))
+    assert sorted(p.name for p in (tmp_path / "whole" / "samples").glob("step-*.png")) == [
+        "step-00000002.png", "step-00000004.png"]  # at the --checkpoint-every step and at the end
 
 
 def test_dcgan_generator_and_discriminator_follow_the_paper():
@@ -281,3 +282,86 @@ def test_stylegan_trains_through_train_with_r1_and_mixing(tmp_path):
     assert np.any(keras.ops.convert_to_numpy(g.get_layer("truncation").average) != 0)  # w̄ was tracked
     assert list(tmp_path.glob("samples/style-step-*.png"))
     assert float(g.get_layer("stylegan_32_synthesis").get_layer("8x8_grow").lod) == 0.0  # grown to 8×8
+
+
+def test_stylegan_wgan_gp_configuration_penalises_interpolates_and_drift():
+    """The paper's CelebA-HQ loss: WGAN-GP (λ = 10) plus progressive GANs' drift 0.001 · E[D(x)²]. With the
+    fakes equal to the reals every interpolate is the real image, so the penalty is deterministic."""
+    import tensorflow as tf
+
+    from keras_landmarks.models.stylegan import StyleGANTrainer
+
+    small = {"resolution": 8, "fmap_base": 32, "fmap_max": 8, "latent_dim": 8, "dlatent_dim": 8, "mapping_layers": 2,
+             "channels": 1}
+    g = keras_landmarks.build("stylegan_32", **small)
+    d = keras_landmarks.build("stylegan_discriminator", resolution=8, fmap_base=32, fmap_max=8, channels=1,
+                              mbstd_group_size=2)
+    trainer = StyleGANTrainer(g, d, loss="wasserstein_gp")
+    real = tf.constant(RNG.uniform(-1, 1, (4, 8, 8, 1)).astype("float32"))
+    with tf.GradientTape() as tape:
+        tape.watch(real)
+        scores = d(real, training=True)
+    norms = np.sqrt(np.sum(tape.gradient(scores, real).numpy() ** 2, axis=(1, 2, 3)))
+    expected = 10.0 * np.mean((norms - 1.0) ** 2) + 0.001 * np.mean(scores.numpy() ** 2)
+    assert float(trainer.regularizer(real, real)) == pytest.approx(expected, rel=1e-4)
+    trainer.compile(keras.optimizers.Adam(1e-3), keras.optimizers.Adam(1e-3))
+    logs = trainer.train_step((real, np.zeros(4)))
+    assert np.isfinite(float(logs["d_loss"])) and trainer.discriminator_loss(scores, scores) == 0.0
+    with pytest.raises(ConfigError, match="Unknown StyleGAN loss 'minimax'"):
+        StyleGANTrainer(g, d, loss="minimax")
+
+
+@pytest.fixture(scope="module")
+def digits_judge(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("judge")
+    train("lenet5", "digits", out=folder, epochs=3, seed=0, progress=False)
+    return folder
+
+
+def test_int8_generator_is_gated_on_the_judges_frechet_distance(tmp_path, digits_judge):
+    from keras_landmarks.export import convert
+    from keras_landmarks.export.manifest import format_table
+
+    train("dcgan", "digits", out=tmp_path / "run", steps=10, batch_size=32, overrides=SMALL_DCGAN, progress=False)
+    manifest = convert(str(tmp_path / "run" / "dcgan.keras"), formats=("tflite",), quantize=("int8",),
+                       judge=digits_judge, out=tmp_path / "exports", progress=False)
+    int8 = manifest["artifacts"][0]["parity"]
+    assert int8["passed"] and 0 <= int8["frechet_keras_vs_quantized"] <= int8["frechet_real_halves"], int8
+    assert int8["samples"] == 179 and "lenet5 trained on digits" in int8["judge"]  # half the 359 test digits
+    assert "Fréchet to Keras's samples" in format_table(manifest)
+
+
+def test_sample_gate_fails_an_artifact_whose_samples_moved(digits_judge):
+    from keras_landmarks.export.parity import SampleGate
+    from keras_landmarks.export.signature import keras_outputs
+    from keras_landmarks.inputs import input_kinds
+    from keras_landmarks.registry import get_spec
+    from keras_landmarks.training.judge import Judge
+
+    spec = get_spec("dcgan")
+    keras.utils.set_random_seed(0)
+    model = keras_landmarks.build("dcgan", **SMALL_DCGAN)
+    for layer in model.layers:  # wider than N(0, 0.02), so the samples differ from each other
+        if layer.weights and "kernel" in layer.weights[0].path:
+            layer.weights[0].assign(layer.weights[0] * 25.0)
+    gate = SampleGate(Judge(digits_judge), input_kinds(model, spec.inputs(spec.full_config(**SMALL_DCGAN))))
+    same = gate(model, lambda inputs: keras_outputs(model, inputs))
+    assert same["passed"] and same["frechet_keras_vs_quantized"] == pytest.approx(0.0, abs=1e-3)
+    inverted = gate(model, lambda inputs: {k: -v for k, v in keras_outputs(model, inputs).items()})
+    assert not inverted["passed"] and inverted["frechet_keras_vs_quantized"] > inverted["frechet_real_halves"]
+
+
+def test_the_toy_wgan_trains_on_points_through_train(tmp_path):
+    result = train("wgan_toy", "gaussians8", out=tmp_path / "run", steps=3, batch_size=32,
+                   overrides={"hidden_dim": 16}, progress=False)
+    assert set(result["results"]) == {"test_critic_real", "test_critic_fake", "test_critic_gap"}
+    assert (tmp_path / "run" / "samples" / "step-00000003.png").stat().st_size > 1000  # a scatter plot
+    record = json.loads((tmp_path / "run" / "train.json").read_text())
+    assert record["preprocessing"]["size"] == [] and record["options"]["recipe"]["options"]["penalty"] == 0.1
+    from keras_landmarks.models.gan import GANTraining
+    from keras_landmarks.training.procedures import Built
+
+    gan = GAN(keras_landmarks.build("dcgan", **SMALL_DCGAN),
+              keras_landmarks.build("dcgan_discriminator", image_shape=(8, 8, 1), filters=8))
+    with pytest.raises(ConfigError, match=r"dcgan makes \(8, 8, 1\) images; the dataset holds examples of shape \(2,\)"):
+        GANTraining().preprocessing(Built(gan, [], {}), np.zeros((4, 2), "float32"))

@@ -66,6 +66,7 @@ def _cli_train(run, data_dir, *extra):
             "--checkpoint-every", "5", "--out", str(run), "--data-dir", data_dir, "--quiet", *extra]
 
 
+@pytest.mark.large  # two runs and a kill (44 s); bit-for-bit resume runs by default in test_generative
 def test_resume_after_sigkill_reaches_the_same_weights(tmp_path, data_dir):
     whole = tmp_path / "whole"
     done = subprocess.run(_cli_train(whole, data_dir), capture_output=True, text=True, timeout=600)
@@ -146,6 +147,7 @@ def test_a_run_is_not_replaced_or_resumed_with_other_options(tmp_path, data_dir)
         train("lenet5", "digits", out=run, resume=True, data_dir=data_dir, progress=False)
 
 
+@pytest.mark.large  # two worker processes (27 s)
 def test_two_workers_train_together_as_one_process(tmp_path, data_dir):
     """MultiWorkerMirroredStrategy, two worker processes on 127.0.0.1, each feeding half of every global
     batch: the chief's weights are those of one process with the same global batch."""

@@ -21,7 +21,7 @@ RUNS = {
     "dcgan": ["--epochs", "20", *SMALL_DCGAN],
     "wgan": ["--epochs", "60", *SMALL_DCGAN],
     "wgan_gp": ["--epochs", "60", *SMALL_DCGAN],
-    "stylegan_32": ["--data", "fashion_mnist", "--steps", "1500"],
+    "stylegan_32": ["--data", "fashion_mnist", "--steps", "2000", "--set", "fmap_base=256", "--set", "fmap_max=64"],
 }
 DATA = "mnist_5k"  # unless the model's options name another
 

@@ -1,11 +1,13 @@
-"""The generative papers' claims: the VAE's bound, GAN samples a classifier recognises, and WGAN-GP's
-critic against the clipped one."""
+"""The generative papers' claims: the VAE's bound, GAN samples a classifier recognises, WGAN-GP's
+critic against the clipped one, and StyleGAN's truncation and style mixing."""
 
 import json
+import time
 
 import numpy as np
 
 from keras_landmarks.claims import Claim, register_claim
+from keras_landmarks.training.judge import Judge, frechet_distance, image_range, to_pixels
 
 
 def _spread(values):
@@ -95,45 +97,12 @@ register_claim(Claim(
 # --- GAN / DCGAN: samples a classifier recognises, a Fréchet distance that falls -------------------
 
 
-def frechet_distance(a, b):
-    """‖μ_a − μ_b‖² + Tr(Σ_a + Σ_b − 2 (Σ_a Σ_b)^½) between two sets of feature vectors (rows)."""
-    from scipy import linalg
-
-    mu_a, mu_b = a.mean(0), b.mean(0)
-    cov_a, cov_b = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
-    root, _ = linalg.sqrtm(cov_a @ cov_b, disp=False)
-    root = root.real
-    return float(np.sum((mu_a - mu_b) ** 2) + np.trace(cov_a + cov_b - 2.0 * root))
-
-
-class Judge:
-    """A LeNet-5 trained on the real data by `train`: its 84-unit F6 features for the Fréchet distance,
-    its softmax for the confidence."""
-
-    def __init__(self, run):
-        import keras
-
-        from keras_landmarks.training.data import Preprocessing
-
-        record = json.loads((run / "train.json").read_text())
-        self.accuracy = record["results"]["accuracy"]
-        model = keras.saving.load_model(run / "lenet5.keras")
-        self.model = keras.Model(model.inputs, [model.get_layer("f6").output, model.outputs[0]])
-        self.prep = Preprocessing.from_dict(record["preprocessing"])
-
-    def __call__(self, images_0_255):
-        import keras
-
-        features, probabilities = self.model(self.prep(images_0_255), training=False)
-        return keras.ops.convert_to_numpy(features), keras.ops.convert_to_numpy(probabilities)
-
-
 def _gan_run(model, data, overrides, epochs, seed, judge, real_features, samples):
     """Train `model` by its registry recipe with the GAN procedure's `train_step`; the Fréchet distance
     (and the judge's confidence) of `samples` generated images before training and after each epoch."""
     import keras
 
-    from keras_landmarks.models.gan import GANTraining, value_range
+    from keras_landmarks.models.gan import GANTraining
     from keras_landmarks.registry import get_spec
     from keras_landmarks.training.data import Stream, image_split
 
@@ -147,11 +116,11 @@ def _gan_run(model, data, overrides, epochs, seed, judge, real_features, samples
     built = procedure.build(spec, overrides, None, recipe, total, 10)
     prep = procedure.preprocessing(built, images)
     gan = built.trainer
-    low, high = value_range(gan.generator)
+    value_range = image_range(gan.generator)
 
     def measure():
         fake = keras.ops.convert_to_numpy(gan.generate(samples, seed=seed + 7))
-        features, probabilities = judge((fake - low) / (high - low) * 255.0)
+        features, probabilities = judge(to_pixels(fake, value_range))
         return frechet_distance(features, real_features), float(probabilities.max(-1).mean())
 
     distances, confidences = [], []
@@ -166,7 +135,8 @@ def _gan_run(model, data, overrides, epochs, seed, judge, real_features, samples
 
 
 def _gan_samples(model, full_overrides, full_epochs, quick_overrides, folder, quick, seeds, progress):
-    from keras_landmarks.models.gan import value_range
+    import keras
+
     from keras_landmarks.training import train
     from keras_landmarks.training.data import image_split
 
@@ -185,8 +155,8 @@ def _gan_samples(model, full_overrides, full_epochs, quick_overrides, folder, qu
         distances, confidences, gan = _gan_run(model, data, overrides, epochs, seed, judge, real_features, samples)
         runs.append({"seed": seed, "frechet": distances, "confidence": confidences})
         if grid is None:
-            low, high = value_range(gan.generator)
-            grid = np.clip((keras_numpy(gan.generate(64, seed=1234)) - low) / (high - low), 0, 1)[..., 0]
+            grid = to_pixels(keras.ops.convert_to_numpy(gan.generate(64, seed=1234)), image_range(gan.generator))
+            grid = grid[..., 0] / 255.0
         if progress:
             print(f"{model}: seed {seed}: Fréchet {distances[0]:.1f} → {distances[-1]:.1f}", flush=True)
     held = all(r["frechet"][-1] < r["frechet"][0] and r["frechet"][-1] < r["frechet"][1] for r in runs)
@@ -219,12 +189,6 @@ def _gan_samples(model, full_overrides, full_epochs, quick_overrides, folder, qu
                "judge_accuracy": judge.accuracy, "real_vs_real": round(reference, 3), "samples": samples,
                "runs": runs}
     return {"numbers": numbers, "held": bool(held), "summary": summary}
-
-
-def keras_numpy(tensor):
-    import keras
-
-    return keras.ops.convert_to_numpy(tensor)
 
 
 _GAN_PROTOCOL = ("a LeNet-5 judge trained by `keras-landmarks train` on mnist_5k (15 epochs); {what}, by its "
@@ -362,4 +326,175 @@ register_claim(Claim(
     rule="held if, for every seed, at least half of the clipped critic's kernel weights lie within 1 % of ±c "
          "and at most 5 % of the penalised critic's lie within 1 % of its largest magnitude.",
     run=wgan_toy,
+))
+
+
+# --- StyleGAN at 32×32: it trains, truncation trades variety for typicality, coarse styles decide ----
+
+
+def _judged(judge, images, value_range):
+    features, probabilities = judge(to_pixels(keras_numpy(images), value_range))
+    return features, probabilities
+
+
+def keras_numpy(tensor):
+    import keras
+
+    return keras.ops.convert_to_numpy(tensor)
+
+
+def _spread_of(features):
+    """The features' spread: the root of the covariance's trace (their RMS distance to their mean)."""
+    return float(np.sqrt(np.trace(np.cov(np.asarray(features, np.float64), rowvar=False))))
+
+
+def stylegan_styles(folder, quick, seeds, progress):
+    import keras
+
+    from keras_landmarks import registry
+    from keras_landmarks.models.stylegan import StyleGAN
+    from keras_landmarks.training import train
+
+    if quick:
+        data, judge_epochs, samples, steps = "digits", 3, 120, 4
+        overrides = {"resolution": 8, "fmap_base": 32, "fmap_max": 8, "latent_dim": 8, "dlatent_dim": 8,
+                     "mapping_layers": 2}
+    else:
+        data, judge_epochs, samples, steps, overrides = "fashion_mnist", 3, 1000, STYLEGAN_STEPS, STYLEGAN_NARROW
+    train("lenet5", data, out=folder / "judge", epochs=judge_epochs, seed=0, progress=False)
+    judge = Judge(folder / "judge")
+    real = judge.real_images("test")[:samples]
+    real_features, real_probabilities = judge(real)
+    psis = (1.0, 0.7, 0.5, 0.0)
+    runs, shown = [], {}
+    for seed in seeds:
+        run = folder / "runs" / f"seed{seed}"
+        keras.utils.set_random_seed(seed)
+        untrained = StyleGAN(registry.build("stylegan_32", **overrides))
+        started = time.perf_counter()
+        train("stylegan_32", data, out=run, steps=steps, seed=seed, overrides=overrides, progress=False)
+        minutes = (time.perf_counter() - started) / 60
+        style = StyleGAN(keras.saving.load_model(run / "stylegan_32.keras"))
+        rng = np.random.default_rng(100 + seed)
+        z = rng.standard_normal((samples, style.latent_dim)).astype("float32")
+        z2 = rng.standard_normal((samples, style.latent_dim)).astype("float32")
+        noise = style.noise(samples, seed=200 + seed)
+        value_range = (-1.0, 1.0)
+        before = frechet_distance(_judged(judge, untrained.generate(latents=z, noise=noise), value_range)[0],
+                                  real_features)
+        row = {"seed": seed, "steps": steps, "minutes": round(minutes, 2), "frechet_untrained": round(before, 3),
+               "truncation": []}
+        for psi in psis:
+            features, probabilities = _judged(judge, style.generate(latents=z, truncation_psi=psi, noise=noise),
+                                              value_range)
+            row["truncation"].append({"psi": psi, "frechet": round(frechet_distance(features, real_features), 3),
+                                      "spread": round(_spread_of(features), 4),
+                                      "confidence": round(float(probabilities.max(-1).mean()), 4)})
+        crossover = style.num_layers // 2  # 32×32: layers 0-3 are the 4² and 8² ones, the paper's "coarse"
+        labels_a = _judged(judge, style.generate(latents=z, noise=noise), value_range)[1].argmax(-1)
+        labels_b = _judged(judge, style.generate(latents=z2, noise=noise), value_range)[1].argmax(-1)
+        mixed = style.generate(latents=z, mix_latents=z2, mix_from=crossover, noise=noise)
+        labels_mix = _judged(judge, mixed, value_range)[1].argmax(-1)
+        differ = labels_a != labels_b
+        row["mixing"] = {"crossover": crossover, "pairs_with_different_classes": int(differ.sum()),
+                         "class_of_coarse_source": round(float(np.mean(labels_mix[differ] == labels_a[differ])), 4),
+                         "class_of_fine_source": round(float(np.mean(labels_mix[differ] == labels_b[differ])), 4)}
+        runs.append(row)
+        if seed == seeds[0]:
+            count = 10
+            shown["truncation"] = np.concatenate([keras_numpy(style.generate(
+                latents=z[:count], truncation_psi=psi, noise={k: v[:count] for k, v in noise.items()}))
+                for psi in psis])
+            few = {k: v[:count] for k, v in noise.items()}
+            shown["mixing"] = np.concatenate([keras_numpy(style.generate(latents=z[:count], noise=few)),
+                                              keras_numpy(style.generate(latents=z[:count], mix_latents=z2[:count],
+                                                                         mix_from=crossover, noise=few)),
+                                              keras_numpy(style.generate(latents=z2[:count], noise=few))])
+        if progress:
+            last = row["truncation"][0]["frechet"]
+            print(f"stylegan-styles: seed {seed}: {steps} steps in {minutes:.1f} min, Fréchet {before:.1f} → "
+                  f"{last:.1f}, mixing {row['mixing']}", flush=True)
+
+    def trained(r):
+        return r["truncation"][0]["frechet"] < r["frechet_untrained"]
+
+    def narrows(r):  # less variety, and more typical: the judge more confident
+        spreads = [t["spread"] for t in r["truncation"][:3]]
+        confidences = [t["confidence"] for t in r["truncation"][:3]]
+        return spreads[0] > spreads[1] > spreads[2] and confidences[2] > confidences[0]
+
+    def coarse_decides(r):
+        return r["mixing"]["class_of_coarse_source"] > r["mixing"]["class_of_fine_source"]
+
+    held = all(trained(r) and narrows(r) and coarse_decides(r) for r in runs)
+
+    plt = _pyplot()
+    figure, axes = plt.subplots(1, 3, figsize=(17, 4.6), gridspec_kw={"width_ratios": [1.3, 1.0, 1.0]})
+
+    def canvas(images, rows):
+        images = to_pixels(images, (-1.0, 1.0))[..., 0] / 255.0
+        h, w = images.shape[1:3]
+        return images.reshape(rows, -1, h, w).transpose(0, 2, 1, 3).reshape(rows * h, -1)
+
+    axes[0].imshow(canvas(shown["truncation"], len(psis)), cmap="gray")
+    axes[0].set(title=f"truncation, seed {seeds[0]}: rows ψ = {', '.join(map(str, psis))}", xticks=[], yticks=[])
+    axes[1].imshow(canvas(shown["mixing"], 3), cmap="gray")
+    axes[1].set(title=f"mixing: z1 | z1's styles < layer {runs[0]['mixing']['crossover']}, z2's after | z2",
+                xticks=[], yticks=[])
+    for r in runs:
+        axes[2].plot([t["psi"] for t in r["truncation"]], [t["spread"] for t in r["truncation"]], marker="o",
+                     label=f"seed {r['seed']}")
+    axes[2].axhline(_spread_of(real_features), color="gray", ls="--", label="real test images")
+    axes[2].set(xlabel="truncation ψ", ylabel="feature spread (LeNet-5 F6)", title="variety against ψ")
+    axes[2].legend()
+    figure.tight_layout()
+    figure.savefig(folder / "figure.png", dpi=100)
+    plt.close(figure)
+
+    def pick(key, psi=1.0):
+        return [next(t[key] for t in r["truncation"] if t["psi"] == psi) for r in runs]
+
+    mixing = [r["mixing"] for r in runs]
+    summary = (f"after {steps} steps ({_spread([r['minutes'] for r in runs])} CPU minutes per seed) the Fréchet "
+               f"distance to {data}'s test images fell from {_spread([r['frechet_untrained'] for r in runs])} "
+               f"(untrained) to {_spread(pick('frechet'))} (real training vs test: "
+               f"{frechet_distance(judge(judge.real_images('train')[:samples])[0], real_features):.2f}); the "
+               f"samples' feature spread was {_spread(pick('spread'))} at ψ = 1, {_spread(pick('spread', 0.7))} "
+               f"at 0.7 and {_spread(pick('spread', 0.5))} at 0.5 (real images "
+               f"{_spread_of(real_features):.2f}), the judge's confidence {_spread(pick('confidence'))} at ψ = 1 "
+               f"and {_spread(pick('confidence', 0.5))} at 0.5; a mix of z1's coarse styles with z2's fine ones "
+               f"was judged z1's class in {_spread([m['class_of_coarse_source'] for m in mixing])} and z2's in "
+               f"{_spread([m['class_of_fine_source'] for m in mixing])} of the pairs whose sources differ "
+               f"(judge: LeNet-5 at {judge.accuracy:.1%}, {float(real_probabilities.max(-1).mean()):.2f} "
+               f"confident on real images). Trained below untrained in {sum(map(trained, runs))}, spread "
+               f"narrowing and the judge more confident as ψ falls in {sum(map(narrows, runs))}, coarse styles "
+               f"deciding the class in "
+               f"{sum(map(coarse_decides, runs))} of {len(runs)} seeds.")
+    return {"numbers": {"data": data, "steps": steps, "samples": samples, "overrides": overrides,
+                        "judge_accuracy": judge.accuracy, "real_spread": round(_spread_of(real_features), 4),
+                        "runs": runs},
+            "held": bool(held), "summary": summary}
+
+
+STYLEGAN_STEPS = 2000
+STYLEGAN_NARROW = {"fmap_base": 256, "fmap_max": 64}  # 64 maps at 4² and 8², 32 at 16², 16 at 32²: 0.25 s a step
+
+register_claim(Claim(
+    name="stylegan-styles",
+    paper="Karras et al. (2018)",
+    statement="the style-based generator trains, the truncation trick trades variety for typicality as ψ "
+              "goes to 0 (§4), and the coarse styles (4² and 8²) carry the high-level aspects of an image while "
+              "the finer ones carry details (§3.1, Fig. 3).",
+    protocol=f"`stylegan_32` (32×32×1) at a quarter of its width (`--set fmap_base=256 --set fmap_max=64`: "
+             f"854,324 generator weights; the registered width takes 3.3 s a step on two CPU cores, this one "
+             f"0.25 s) trained by `keras-landmarks train` with its paper recipe (non-saturating "
+             f"loss, R1 γ = 10, style mixing 0.9, progressive growing 8² → 32², Adam 1e-3, β = (0, 0.99), batches "
+             f"of 32) for {STYLEGAN_STEPS:,} steps on fashion_mnist; a LeNet-5 judge trained by `train` on "
+             f"fashion_mnist (3 epochs); 1,000 samples from fixed latents and noise at ψ = 1, 0.7, 0.5, 0 "
+             f"against 1,000 test images; 1,000 pairs mixed at the crossover to the 16² layers.",
+    rule="held if, for every seed, the trained generator's Fréchet distance (ψ = 1) is below the untrained one's, "
+         "the samples' feature spread narrows from ψ = 1 to 0.7 to 0.5 while the judge's confidence at ψ = 0.5 "
+         "exceeds that at ψ = 1, and among pairs judged different "
+         "classes the mix is judged the coarse source's class more often than the fine source's.",
+    run=stylegan_styles,
 ))

@@ -133,8 +133,14 @@ def format_table(manifest):
     for art in manifest["artifacts"]:
         label = art["format"] + ("" if art["variant"] == "none" else f" ({art['variant']})")
         error = f"{art['parity']['max_error']:.1e}"
-        if "sqnr_db" in art["parity"]:
-            error += f" (SQNR {art['parity']['sqnr_db']} dB)"
+        parity = art["parity"]
+        if "sqnr_db" in parity:
+            error += f" (SQNR {parity['sqnr_db']} dB)"
+        if "top1_agreement" in parity:
+            error += f", top-1 agreement {parity['top1_agreement']:.1%}"
+        if "frechet_keras_vs_quantized" in parity:
+            error += (f", Fréchet to Keras's samples {parity['frechet_keras_vs_quantized']:.3g} (real halves "
+                      f"{parity['frechet_real_halves']:.3g})")
         note = "slower than float" if art.get("slower_than_float") else ""
         path = art["path"] + (" (+ .data)" if art.get("external_data") else "")
         times = [str(art["latency_ms"].get(b, "—")) for b in batches]

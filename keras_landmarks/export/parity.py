@@ -9,9 +9,13 @@ batch, two sequence lengths for token models). Gates, by the artifact's precisio
   about the least any artifact storing float16 weights can have. A deep network with fresh weights can
   be past the gate on that alone (a fresh ResNet-152 v2 at its test size: 2.0e-2), and then no
   float16 conversion of it can pass;
-- quantized (dynamic-range, int8): top-1 agreement ≥ `INT8_AGREEMENT` and an accuracy drop ≤
-  `INT8_ACCURACY_DROP` when labelled evaluation data is given (only meaningful for trained weights);
-  otherwise the signal-to-quantization-noise ratio is reported.
+- quantized (dynamic-range, int8): element-wise error says little here, so the gate is on what the
+  output is for (`AccuracyGate`, `SampleGate`). A classifier: top-1 agreement ≥ `INT8_AGREEMENT` and
+  an accuracy drop ≤ `INT8_ACCURACY_DROP` on labelled evaluation data. A generator: the Fréchet
+  distance, on a judge classifier's features, between the Keras model's and the artifact's samples from
+  the same latents, no larger than between two halves of the real test images (the real data's own
+  sampling spread). Both are only meaningful for trained weights; without evaluation data or a judge,
+  the signal-to-quantization-noise ratio is reported.
 
 Latency is measured at the shape a user runs (`keras_landmarks.inputs.representative_length`: token
 models at length 128 unless told otherwise, images at their input size), batch 1 and 8.
@@ -31,6 +35,8 @@ FLOAT_TOLERANCE = 1e-4
 FP16_TOLERANCE = 1e-2
 INT8_AGREEMENT = 0.99
 INT8_ACCURACY_DROP = 0.01
+SAMPLE_GATE_COUNT = 500  # generated samples per gate (fewer when the judge's test split is smaller)
+SAMPLE_GATE_SEED = 0
 SEEDS = (0, 1, 2)
 LENGTHS = (8, 16)
 LARGE_BATCH = 4
@@ -168,8 +174,61 @@ def sqnr_db(reference, actual):
     return float("inf") if noise == 0 else round(float(10 * np.log10(signal / noise)), 2)
 
 
-def gate(precision, labels, actuals, references, tolerance=None, eval_data=None, model=None, make_runner=None):
-    """Compare an artifact's outputs with Keras's on every case; the parity record (with `passed`)."""
+class AccuracyGate:
+    """Classifiers: the artifact's top-1 predictions on labelled data `(x, y)` against Keras's."""
+
+    def __init__(self, x, y):
+        self.x, self.y = x, y
+
+    def __call__(self, model, run):
+        name, output = model.inputs[0].name, output_names(model)[0]
+        x, y = self.x, self.y
+        keras_pred = keras_outputs(model, {name: x})[output].argmax(-1)
+        quant_pred = np.concatenate([run({name: x[i : i + 1]})[output] for i in range(len(x))]).argmax(-1)
+        agreement = float(np.mean(keras_pred == quant_pred))
+        drop = float(np.mean(keras_pred == y) - np.mean(quant_pred == y))
+        return {"top1_agreement": agreement, "accuracy_keras": float(np.mean(keras_pred == y)),
+                "accuracy_quantized": float(np.mean(quant_pred == y)), "accuracy_drop": drop,
+                "gate": f"top-1 agreement >= {INT8_AGREEMENT}, accuracy drop <= {INT8_ACCURACY_DROP}",
+                "passed": bool(agreement >= INT8_AGREEMENT and drop <= INT8_ACCURACY_DROP)}
+
+
+class SampleGate:
+    """Generators: `count` samples from the same latents (drawn from the declared prior, `kinds`) through
+    Keras and through the artifact, both judged by `judge` (a `keras_landmarks.training.judge.Judge`)."""
+
+    def __init__(self, judge, kinds=None, count=SAMPLE_GATE_COUNT, seed=SAMPLE_GATE_SEED):
+        self.judge, self.kinds, self.count, self.seed = judge, kinds, count, seed
+
+    def __call__(self, model, run):
+        from keras_landmarks.inputs import sample_inputs
+        from keras_landmarks.training.judge import frechet_distance, image_range, to_pixels
+
+        real = self.judge.real_images("test")
+        n = min(self.count, len(real) // 2)
+        inputs = sample_inputs(model, n, self.seed, kinds=self.kinds)
+        output = output_names(model)[0]
+        value_range = image_range(model)
+        keras_images = keras_outputs(model, inputs)[output]
+        quantized = np.concatenate([run({k: v[i : i + 1] for k, v in inputs.items()})[output] for i in range(n)])
+        (keras_f, keras_p), (quant_f, quant_p) = (self.judge(to_pixels(images, value_range))
+                                                  for images in (keras_images, quantized))
+        order = np.random.default_rng(self.seed).permutation(len(real))
+        real_a, real_b = (self.judge(real[order[i * n : (i + 1) * n]])[0] for i in (0, 1))
+        between, spread = frechet_distance(keras_f, quant_f), frechet_distance(real_a, real_b)
+        return {"samples": n, "judge": self.judge.describe(), "frechet_keras_vs_quantized": round(between, 4),
+                "frechet_real_halves": round(spread, 4),
+                "frechet_keras_vs_real": round(frechet_distance(keras_f, real_a), 4),
+                "frechet_quantized_vs_real": round(frechet_distance(quant_f, real_a), 4),
+                "judge_label_agreement": float(np.mean(keras_p.argmax(-1) == quant_p.argmax(-1))),
+                "gate": "Fréchet distance (judge features) between Keras and quantized samples of the same latents "
+                        "<= that between two halves of the real test images",
+                "passed": bool(between <= spread)}
+
+
+def gate(precision, labels, actuals, references, tolerance=None, quality=None, model=None, make_runner=None):
+    """Compare an artifact's outputs with Keras's on every case; the parity record (with `passed`).
+    `quality`: the quantized artifacts' gate (`AccuracyGate`, `SampleGate`), or None."""
     errors = {}
     sqnr = []
     for label, actual, expected in zip(labels, actuals, references):
@@ -182,21 +241,10 @@ def gate(precision, labels, actuals, references, tolerance=None, eval_data=None,
         record.update(tolerance=limit, passed=bool(worst <= limit), metric="max-abs error / output scale")
         return record
     record["sqnr_db"] = min(sqnr)
-    if eval_data is None:
-        record.update(passed=True, gate="none: weights without labelled evaluation data; SQNR reported")
+    if quality is None:
+        record.update(passed=True, gate="none: weights without labelled evaluation data or a judge; SQNR reported")
         return record
-    x, y = eval_data
-    name = model.inputs[0].name
-    output = output_names(model)[0]
-    run = make_runner()
-    keras_pred = keras_outputs(model, {name: x})[output].argmax(-1)
-    quant_pred = np.concatenate([run({name: x[i : i + 1]})[output] for i in range(len(x))]).argmax(-1)
-    agreement = float(np.mean(keras_pred == quant_pred))
-    drop = float(np.mean(keras_pred == y) - np.mean(quant_pred == y))
-    record.update(top1_agreement=agreement, accuracy_keras=float(np.mean(keras_pred == y)),
-                  accuracy_quantized=float(np.mean(quant_pred == y)), accuracy_drop=drop,
-                  gate=f"top-1 agreement >= {INT8_AGREEMENT}, accuracy drop <= {INT8_ACCURACY_DROP}",
-                  passed=bool(agreement >= INT8_AGREEMENT and drop <= INT8_ACCURACY_DROP))
+    record.update(quality(model, make_runner()))
     return record
 
 

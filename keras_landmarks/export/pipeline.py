@@ -43,7 +43,8 @@ def _log(plan, message):
 
 
 def convert(model_or_name, *, formats=("saved_model", "tflite", "onnx"), quantize=("none",), representative_data=None,
-            eval_data=None, overrides=None, weights=None, batch_size=None, version=1, out="exports", overwrite=False,
+            eval_data=None, judge=None, overrides=None, weights=None, batch_size=None, version=1, out="exports",
+            overwrite=False,
             allow_flex=False, tolerance=None, opset=None, isolate=None, check_memory=True, stream_tflite_weights=None,
             bench_length=None, sequence_length=None, inputs=None, progress=True):
     """Convert a registry model (by name), a `.keras` file or a `keras.Model`, and prove each artifact.
@@ -58,6 +59,10 @@ def convert(model_or_name, *, formats=("saved_model", "tflite", "onnx"), quantiz
             of input dicts. Registry models fall back on their real data, else on synthetic data drawn
             from their declared input kinds.
         eval_data: (inputs, labels) for the int8 / dynamic accuracy gate (single-input classifiers).
+        judge: for generators (a latent input), the int8 / dynamic gate's judge: a classifier run folder
+            written by `train` on the generator's data (or a `keras_landmarks.training.judge.Judge`).
+            Samples of the same latents through Keras and the artifact must be no further apart, in
+            Fréchet distance on its features, than two halves of its real test images.
         overrides: registry overrides, as `build(name, **overrides)`.
         weights: weights trained elsewhere for a registry name, as `build(name, weights=...)`.
         batch_size: a fixed batch dimension; None (default) keeps it dynamic.
@@ -90,7 +95,8 @@ def convert(model_or_name, *, formats=("saved_model", "tflite", "onnx"), quantiz
     """
     started = time.perf_counter()
     plan, out = make_plan(model_or_name, formats=formats, quantize=quantize, representative_data=representative_data,
-                          eval_data=eval_data, overrides=overrides, weights=weights, batch_size=batch_size, version=version, out=out,
+                          eval_data=eval_data, judge=judge, overrides=overrides, weights=weights,
+                          batch_size=batch_size, version=version, out=out,
                           overwrite=overwrite, allow_flex=allow_flex, tolerance=tolerance, opset=opset, isolate=isolate,
                           check_memory=check_memory, stream_tflite_weights=stream_tflite_weights,
                           bench_length=bench_length, sequence_length=sequence_length, inputs=inputs,
@@ -189,7 +195,7 @@ def run(plan, work, interrupted=lambda: None):
             del runner
             memory.release_memory()
         verdict = parity.gate(fmt.precision, labels, actuals, [r for _, r in pairs], plan.tolerance,
-                              plan.eval_data if fmt.precision == "quantized" else None, model,
+                              plan.quality if fmt.precision == "quantized" else None, model,
                               lambda: fmt.runner(path))
         entry = manifests.record(fmt, work, path, written, plan, verdict, latency, seconds, run_peak)
         entry.update(report)

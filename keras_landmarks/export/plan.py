@@ -40,7 +40,7 @@ class Plan:
     version: int = 1
     calibration: list | None = None
     calibration_source: str | None = None
-    eval_data: tuple | None = None
+    quality: object = None  # the quantized artifacts' gate: parity.AccuracyGate, parity.SampleGate, or None
     allow_flex: bool = False
     tolerance: float | None = None
     opset: int = 17
@@ -211,9 +211,32 @@ def calibration(model, spec, config, kinds, representative_data, sequence_length
                       "per input name) for a model that is not in the registry.", key="quantize", value="int8")
 
 
-def make_plan(model_or_name, *, formats, quantize, representative_data, eval_data, overrides, weights, batch_size, version,
-              out, overwrite, allow_flex, tolerance, opset, isolate, check_memory, stream_tflite_weights, bench_length,
-              sequence_length, inputs, progress):
+def quality_gate(name, chosen, kinds, eval_data, judge):
+    """The gate quantized artifacts must pass: accuracy on labelled data (classifiers), or a judge's
+    Fréchet distance (generators: a model with a latent input); None when neither is given."""
+    from keras_landmarks.export.parity import AccuracyGate, SampleGate
+    from keras_landmarks.inputs import Latent
+
+    if judge is None:
+        return AccuracyGate(*eval_data) if eval_data is not None else None
+    if not any(f.precision == "quantized" for f in chosen):
+        raise ConfigError(f"A judge gates quantized generators, and none is asked for (--formats "
+                          f"{','.join(f.name for f in chosen)}); add --quantize int8 or dynamic, or leave it out.",
+                          key="judge", value=str(judge))
+    if not any(isinstance(kind, Latent) for kind in kinds.values()):
+        raise ConfigError(f"A judge gates generators (a model with a latent input); {name}'s inputs are "
+                          f"{', '.join(sorted(kinds))}.", key="judge", value=str(judge))
+    if eval_data is not None:
+        raise ConfigError("Pass either labelled evaluation data (a classifier) or a judge (a generator), not both.",
+                          key="judge", value=str(judge))
+    from keras_landmarks.training.judge import Judge
+
+    return SampleGate(judge if isinstance(judge, Judge) else Judge(judge), kinds)
+
+
+def make_plan(model_or_name, *, formats, quantize, representative_data, eval_data, judge, overrides, weights,
+              batch_size, version, out, overwrite, allow_flex, tolerance, opset, isolate, check_memory,
+              stream_tflite_weights, bench_length, sequence_length, inputs, progress):
     """Check every option and take every decision; returns (Plan, output folder)."""
     from keras_landmarks.export.onnx import DEFAULT_OPSET
     from keras_landmarks.inputs import BENCH_LENGTH, input_kinds, representative_length
@@ -226,14 +249,16 @@ def make_plan(model_or_name, *, formats, quantize, representative_data, eval_dat
     model, name, spec, config = resolve_model(model_or_name, overrides, weights)
     run = None
     if isinstance(model_or_name, (str, os.PathLike)) and str(model_or_name).endswith(".keras"):
-        from keras_landmarks import registry
         from keras_landmarks.training import runs
 
-        run = runs.record_for(model_or_name)  # a trained run's model: its registry entry and its data
+        run = runs.record_for(model_or_name)  # a run's network: its registry entry (and a classifier's data)
         if run is not None:
-            spec = registry.get_spec(run["options"]["model"])
-            config = spec.full_config(**run["options"]["overrides"])
-            if eval_data is None and len(model.inputs) == 1 and any(f.precision == "quantized" for f in chosen):
+            entry, entry_config = runs.registry_entry(run, model_or_name)
+            if entry is not None:
+                spec, config = entry, entry_config
+            if not runs.is_classification(run):
+                run = None
+            elif eval_data is None and len(model.inputs) == 1 and any(f.precision == "quantized" for f in chosen):
                 eval_data = runs.evaluation_data(run)
     final = out / name
     if final.exists() and not overwrite:
@@ -244,6 +269,7 @@ def make_plan(model_or_name, *, formats, quantize, representative_data, eval_dat
         kinds = input_kinds(model, {**declared, **(inputs or {})})
     except ValueError as error:
         raise ConfigError(str(error), key="inputs", value=sorted(inputs or {})) from None
+    quality = quality_gate(name, chosen, kinds, eval_data, judge)
     if sequence_length is not None:
         from keras_landmarks.inputs import has_dynamic_length
 
@@ -273,7 +299,7 @@ def make_plan(model_or_name, *, formats, quantize, representative_data, eval_dat
         model=model, name=name, spec=spec, config=config, kinds=kinds, formats=chosen,
         extra_signatures=spec.signatures(model) if spec is not None and spec.signatures else {},
         inputs=io_inputs, outputs=io_outputs, latency_shape=latency_shape, batch_size=batch_size, version=version,
-        calibration=samples, calibration_source=source, eval_data=eval_data, allow_flex=allow_flex,
+        calibration=samples, calibration_source=source, quality=quality, allow_flex=allow_flex,
         tolerance=tolerance, opset=DEFAULT_OPSET if opset is None else opset,
         isolate=weights > memory.ISOLATE_BYTES if isolate is None else bool(isolate), tflite_streamed=streamed,
         sequence_length=sequence_length, bench_length=bench_length, quiet=not progress)

@@ -52,6 +52,7 @@ from keras_landmarks.errors import ConfigError
 from keras_landmarks.inputs import Image, Latent
 from keras_landmarks.layers import Maxout
 from keras_landmarks.registry import Paper, get_spec, register
+from keras_landmarks.training.judge import image_range
 from keras_landmarks.training.procedures import Built, Procedure, partner_overrides, register_procedure, write_grid
 from keras_landmarks.training.recipe import Recipe
 
@@ -378,21 +379,12 @@ class GAN(keras.Model):
         return {k: t.result() for k, t in self.trackers.items()}
 
 
-def value_range(generator):
-    """The pixel range of a generator's images: (0, 1) after a sigmoid, (−1, 1) after a tanh."""
-    for layer in reversed(generator.layers):
-        activation = getattr(getattr(layer, "activation", None), "__name__", None)
-        if activation in ("sigmoid", "tanh"):
-            return (0.0, 1.0) if activation == "sigmoid" else (-1.0, 1.0)
-    return (-1.0, 1.0)
-
-
 class GANTraining(Procedure):
     """Two networks and two optimizers (same recipe for both, as the four papers); `Recipe.options`:
     `discriminator` (its registry name), `critic_steps`, `clip`, `penalty`. Held out: the mean
     discriminator output on real test images and on as many samples (probabilities, or critic scores
     and their gap, the Wasserstein estimate, for the Wasserstein losses). A grid of 64 samples from a
-    fixed z after each epoch (`samples/step-XXXXXXXX.png`)."""
+    fixed z after each epoch and every `--checkpoint-every` steps (`samples/step-XXXXXXXX.png`)."""
 
     name = "gan"
     losses = GAN_LOSSES
@@ -426,12 +418,25 @@ class GANTraining(Procedure):
                    clip=options.get("clip") if recipe.loss == "wasserstein" else None,
                    penalty=options.get("penalty", 10.0) if recipe.loss == "wasserstein_gp" else None, latent=latent)
 
+    def split(self, data, split, data_dir=None, manual_dir=None):
+        """An image dataset, or 2-D points (`gaussians8`, for the toy generator)."""
+        from keras_landmarks.training.data import data_split
+
+        return data_split(data, split, data_dir, manual_dir)
+
     def preprocessing(self, built, train_images):
         from keras_landmarks.training.data import Preprocessing
 
         generator = built.trainer.generator
-        height, width, channels = generator.outputs[0].shape[1:]
-        return Preprocessing((int(height), int(width)), int(channels), value_range(generator))
+        made, given = tuple(generator.outputs[0].shape[1:]), train_images.shape[1:]
+        if (len(made) == 1) != (len(given) == 1) or (len(made) == 1 and made != given):
+            what = f"points of {made[0]} coordinates" if len(made) == 1 else f"{made} images"
+            raise ConfigError(f"{generator.name} makes {what}; the dataset holds examples of shape {given}.",
+                              key="data", value=generator.name)
+        if len(made) == 1:
+            return Preprocessing.vectors()
+        height, width, channels = made
+        return Preprocessing((int(height), int(width)), int(channels), image_range(generator))
 
     def evaluate(self, trainer, batches):
         import numpy as np
@@ -452,11 +457,32 @@ class GANTraining(Procedure):
         sigmoid = lambda x: 1.0 / (1.0 + np.exp(-x))  # noqa: E731
         return {"d_real": float(sigmoid(real).mean()), "d_fake": float(sigmoid(fake).mean())}
 
-    def after_epoch(self, trainer, folder, epoch, step):
+    def snapshot(self, trainer, folder, step):
         samples = folder / "samples"
         samples.mkdir(parents=True, exist_ok=True)
-        write_grid(trainer.generate(64, seed=1234), samples / f"step-{step:08d}.png",
-                   value_range=value_range(trainer.generator))
+        path = samples / f"step-{step:08d}.png"
+        if len(trainer.generator.outputs[0].shape) == 2:  # points: a scatter plot of 2,000 samples
+            write_points(keras.ops.convert_to_numpy(trainer.generate(2000, seed=1234)), path)
+            return
+        write_grid(trainer.generate(64, seed=1234), path, value_range=image_range(trainer.generator))
+
+
+def write_points(points, path):
+    """Save 2-D samples as a scatter plot PNG."""
+    import os
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axis = plt.subplots(figsize=(4, 4))
+    axis.scatter(points[:, 0], points[:, 1], s=2)
+    axis.set(xlim=(-2.5, 2.5), ylim=(-2.5, 2.5), aspect="equal")
+    partial = f"{path}.partial.png"
+    figure.savefig(partial, dpi=80)
+    plt.close(figure)
+    os.replace(partial, path)
 
 
 register_procedure(GANTraining())
@@ -591,6 +617,12 @@ register(
     test_config={"hidden_dim": 8},
     description="The 2-D toy generator of the WGAN-GP paper's Fig. 1 experiments.",
     inputs=lambda config: {"latent": Latent()},
+    training=_recipe("wgan_toy_critic", optimizer="adam", learning_rate=1e-4, beta_1=0.5, beta_2=0.9,
+                     batch_size=256, epochs=10, loss="wasserstein_gp",
+                     options={"critic_steps": 5, "penalty": 0.1, "clip": 0.01},
+                     source="Gulrajani et al. 2017, the toy code (gan_toy.py): Adam 1e-4, β = (0.5, 0.9), batches "
+                            "of 256, five critic steps, λ = 0.1; `--loss wasserstein` clips the critic at ±0.01 "
+                            "instead (WGAN)"),
 )
 register(
     "wgan_toy_critic",

@@ -38,6 +38,7 @@ import keras
 from keras import ops
 
 from keras_landmarks.config import check_positive, fail
+from keras_landmarks.errors import ConfigError
 from keras_landmarks.inputs import Image, Latent
 from keras_landmarks.layers import (
     AdaptiveInstanceNormalization,
@@ -427,16 +428,24 @@ register(
 
 
 class StyleGANTrainer(GAN):
-    """StyleGAN's training (the reference code's FFHQ configuration): the non-saturating loss with the
-    R1 penalty $\\tfrac{\\gamma}{2} \\mathbb{E}_x \\|\\nabla D(x)\\|^2$ on real images (γ = 10), style
+    """StyleGAN's training, in the paper's two configurations. FFHQ (`loss="non_saturating"`): the
+    non-saturating loss with the R1 penalty $\\tfrac{\\gamma}{2} \\mathbb{E}_x \\|\\nabla D(x)\\|^2$ on real
+    images (γ = 10). CelebA-HQ (`loss="wasserstein_gp"`): the WGAN-GP loss with λ = 10 and progressive
+    GANs' drift term $\\epsilon\\,\\mathbb{E}_x[D(x)^2]$, ε = 0.001. Both with style
     mixing regularisation (§3.1: with probability 0.9 a second latent's styles from a random layer on),
     fresh noise images every step, $\\bar w$ tracked with decay 0.995, and progressive growing
     (`progressive=True`: the run is split evenly over the resolutions from 8×8 up, each phase fading the
     new resolution in over its first half; the real images are shown at the same level of detail)."""
 
-    def __init__(self, generator, discriminator, r1=10.0, mixing=0.9, average_decay=0.995, progressive=False,
-                 total_steps=1, seed=0, **kwargs):
-        super().__init__(generator, discriminator, loss="non_saturating", latent="normal", seed=seed, **kwargs)
+    def __init__(self, generator, discriminator, loss="non_saturating", r1=10.0, penalty=10.0, drift=0.001,
+                 mixing=0.9, average_decay=0.995, progressive=False, total_steps=1, seed=0, **kwargs):
+        if loss not in StyleGANTraining.losses:
+            raise ConfigError(f"Unknown StyleGAN loss {loss!r}. Allowed: {', '.join(StyleGANTraining.losses)}.",
+                              key="loss", value=loss)
+        wgan = loss == "wasserstein_gp"
+        super().__init__(generator, discriminator, loss=loss, penalty=penalty if wgan else None, latent="normal",
+                         seed=seed, **kwargs)
+        self.drift = float(drift) if wgan else 0.0
         self.style = StyleGAN(generator)
         self.latent_dim = self.style.latent_dim
         self.r1, self.mixing, self.average_decay = float(r1), float(mixing), float(average_decay)
@@ -496,8 +505,12 @@ class StyleGANTrainer(GAN):
         return self.style.synthesis({"dlatents": dlatents, **noise}, training=training)
 
     def regularizer(self, real, fake):
+        """R1 on the real images; or, with the WGAN-GP loss, the penalty on interpolates plus the drift."""
         import tensorflow as tf
 
+        if self.loss_name == "wasserstein_gp":
+            drift = ops.mean(ops.square(self.discriminator(real, training=True)))
+            return self.penalty * self.gradient_penalty(real, fake) + self.drift * drift
         with tf.GradientTape() as tape:
             tape.watch(real)
             scores = self.discriminator(real, training=True)
@@ -509,19 +522,21 @@ class StyleGANTrainer(GAN):
 
 
 class StyleGANTraining(GANTraining):
-    """The GAN procedure with StyleGAN's trainer; `Recipe.options`: `discriminator`, `r1`, `mixing`,
-    `progressive`."""
+    """The GAN procedure with StyleGAN's trainer; `Recipe.options`: `discriminator`, `r1`, `penalty`,
+    `drift`, `mixing`, `progressive`. `--loss wasserstein_gp` trains the paper's CelebA-HQ configuration."""
 
     name = "stylegan"
-    losses = ("non_saturating",)
+    losses = ("non_saturating", "wasserstein_gp")
 
     def trainer(self, spec, overrides, generator, discriminator, recipe, total_steps):
         options = recipe.options
-        return StyleGANTrainer(generator, discriminator, r1=options.get("r1", 10.0), mixing=options.get("mixing", 0.9),
-                               progressive=options.get("progressive", True), total_steps=total_steps)
+        return StyleGANTrainer(generator, discriminator, loss=recipe.loss, r1=options.get("r1", 10.0),
+                               penalty=options.get("penalty", 10.0), drift=options.get("drift", 0.001),
+                               mixing=options.get("mixing", 0.9), progressive=options.get("progressive", True),
+                               total_steps=total_steps)
 
-    def after_epoch(self, trainer, folder, epoch, step):
-        super().after_epoch(trainer, folder, epoch, step)
+    def snapshot(self, trainer, folder, step):
+        super().snapshot(trainer, folder, step)
         samples = folder / "samples"
         style = trainer.style
         # truncation and style mixing, from fixed latents: rows ψ = 1, 0.7, 0.5; then z1's coarse styles with

@@ -183,7 +183,8 @@ class VAE(keras.Model):
 
 class VAETraining(Procedure):
     """The ELBO (`Recipe.loss="elbo"`) on an image dataset; held-out −ELBO with a fixed ε per image; a
-    grid of samples from the prior after each epoch (`samples/step-XXXXXXXX.png`)."""
+    grid of samples from the prior after each epoch and every `--checkpoint-every` steps
+    (`samples/step-XXXXXXXX.png`)."""
 
     name = "vae"
     losses = ("elbo",)
@@ -221,7 +222,7 @@ class VAETraining(Procedure):
         loss, reconstruction, kl = totals / count
         return {"loss": float(loss), "reconstruction": float(reconstruction), "kl": float(kl)}
 
-    def after_epoch(self, trainer, folder, epoch, step):
+    def snapshot(self, trainer, folder, step):
         samples = folder / "samples"
         samples.mkdir(parents=True, exist_ok=True)
         write_grid(trainer.sample(64, seed=1234), samples / f"step-{step:08d}.png")

@@ -21,8 +21,6 @@ from keras_landmarks.errors import ConfigError
 
 def image_split(name, split, data_dir=None, manual_dir=None):
     """(images uint8 (N, H, W, C), labels int64 (N,), number of classes) of an image dataset's split."""
-    import tensorflow_datasets as tfds
-
     from keras_landmarks import datasets
 
     source = datasets.get_source(name)
@@ -31,12 +29,23 @@ def image_split(name, split, data_dir=None, manual_dir=None):
                           f"{source.description}); image classifiers train on: "
                           f"{', '.join(n for n, s in datasets.SOURCES.items() if s.supervised_keys == ('image', 'label'))}.",
                           key="data", value=name)
+    return data_split(name, split, data_dir, manual_dir)
+
+
+def data_split(name, split, data_dir=None, manual_dir=None):
+    """(inputs (N, ...), labels int64 (N,), number of classes) of a supervised dataset's split: images,
+    or vectors (`gaussians8`'s points)."""
+    import tensorflow_datasets as tfds
+
+    from keras_landmarks import datasets
+
+    source = datasets.get_source(name)
     builder = datasets.prepare(name, data_dir, manual_dir)
     if split not in builder.info.splits:
         raise ConfigError(f"Dataset {name!r} has no split {split!r}; it has {', '.join(builder.info.splits)}.",
                           key="split", value=split)
-    images, labels = tfds.as_numpy(builder.as_dataset(split=split, as_supervised=True, batch_size=-1))
-    return images, labels.astype(np.int64), builder.info.features["label"].num_classes
+    inputs, labels = tfds.as_numpy(builder.as_dataset(split=split, as_supervised=True, batch_size=-1))
+    return inputs, labels.astype(np.int64), builder.info.features[source.supervised_keys[1]].num_classes
 
 
 @dataclasses.dataclass(frozen=True)
@@ -82,8 +91,17 @@ class Preprocessing:
             x = tf.image.rgb_to_grayscale(x)
         return x
 
+    @classmethod
+    def vectors(cls):
+        """For vector data (2-D points): float32, unchanged (`size` is empty)."""
+        return cls((), 0, None)
+
     def __call__(self, images):
         """A batch of uint8 images as the model takes them (a tf.Tensor; works in tf.data and eagerly)."""
+        if not self.size:  # vectors
+            import tensorflow as tf
+
+            return tf.cast(images, tf.float32)
         x = self._fit(images)
         if self.value_range is not None:
             low, high = self.value_range

@@ -26,7 +26,7 @@ import numpy as np
 from keras_landmarks import options
 from keras_landmarks.errors import ConfigError
 from keras_landmarks.training import checkpoint
-from keras_landmarks.training.data import Preprocessing, Stream, evaluation_batches, image_split
+from keras_landmarks.training.data import Preprocessing, Stream, evaluation_batches
 from keras_landmarks.training.procedures import classification_metrics, get_procedure, outputs_probabilities
 from keras_landmarks.training.recipe import Recipe, default_recipe
 
@@ -127,12 +127,13 @@ def _callback(run, log_every):
                 step_log.append({"step": step, "loss": float(loss)})
             if every and step % every == 0 and step % steps_per_epoch:
                 self._save(step)
+                run.procedure.snapshot(self.model, run.out, step)
 
         def on_epoch_end(self, epoch, logs=None):
             if logs is not None:  # shared with the callbacks after this one: TensorBoard, the progress bar
                 logs.update({f"val_{k}": v for k, v in run.procedure.evaluate(self.model, run.validation).items()})
             step = self._step()
-            run.procedure.after_epoch(self.model, run.out, epoch + 1, step)
+            run.procedure.snapshot(self.model, run.out, step)
             record = {"epoch": epoch + 1, "step": step, "seconds": round(time.perf_counter() - self.epoch_start, 2)}
             record.update({k: float(v) for k, v in (logs or {}).items()})
             if step % steps_per_epoch:
@@ -296,8 +297,8 @@ def _prepare(spec, data, out, epochs, steps, batch_size, optimizer, learning_rat
                               key="out", value=str(out))
         shutil.rmtree(out)
 
-    train_x, train_y, classes = image_split(data, "train", data_dir, manual_dir)
-    test_x, test_y, _ = image_split(data, "test", data_dir, manual_dir)
+    train_x, train_y, classes = procedure.split(data, "train", data_dir, manual_dir)
+    test_x, test_y, _ = procedure.split(data, "test", data_dir, manual_dir)
     overrides = procedure.configure(spec, overrides or {}, classes)
     given["overrides"] = overrides
     per_step = procedure.images_per_step(recipe)

@@ -8,11 +8,13 @@ networks against each other: for them the paper *is* the procedure. A procedure 
 - what is built and compiled (`build`): the registry model itself for a classifier; for a VAE or a GAN
   a `keras.Model` with its own `train_step` that holds the paper's networks (STYLE §8), with the
   optimizers a checkpoint must hold and the models the run saves for `convert`;
+- which datasets it reads (`split`: image datasets; a GAN also 2-D points);
 - how many training images one step reads (WGAN's critic takes several batches per generator step);
 - how images are prepared for it (`preprocessing`: to the classifier's input, or to the generator's
   output range);
 - what is measured on the held-out split after each epoch and at the end (`evaluate`), and what is
-  written beside the checkpoints (`after_epoch`: a VAE's or a GAN's sample grid).
+  written beside the checkpoints at each epoch end and every `--checkpoint-every` steps (`snapshot`: a
+  VAE's or a GAN's sample grid).
 
 `train` looks the procedure up by the recipe's `procedure` name; a family module registers its own
 with `register_procedure(...)`, so a new training procedure is one class in its paper's module.
@@ -59,6 +61,12 @@ class Procedure:
             raise ConfigError(f"{self.name} training runs with --strategy {' or '.join(self.strategies)}, not "
                               f"{strategy!r}.", key="strategy", value=strategy)
 
+    def split(self, data, split, data_dir=None, manual_dir=None):
+        """(inputs, labels, number of classes) of a dataset's split: an image dataset by default."""
+        from keras_landmarks.training.data import image_split
+
+        return image_split(data, split, data_dir, manual_dir)
+
     def configure(self, spec, overrides, classes):
         """The build overrides, completed from the dataset (a classifier's number of classes)."""
         return dict(overrides)
@@ -80,8 +88,9 @@ class Procedure:
         """The run's final results, from `evaluate` on the held-out split."""
         return {f"test_{k}": v for k, v in metrics.items()}
 
-    def after_epoch(self, trainer, folder, epoch, step):
-        """Write what the run shows after an epoch (sample grids) into `folder`; nothing by default."""
+    def snapshot(self, trainer, folder, step):
+        """Write what the run shows at `step` (sample grids) into `folder`, at each epoch end and each
+        `--checkpoint-every` checkpoint; nothing by default."""
 
 
 def register_procedure(procedure):

@@ -2,7 +2,9 @@
 
 `keras-landmarks convert runs/lenet5/lenet5.keras --quantize int8` finds `train.json` beside the file:
 int8 ranges are calibrated on the run's training split and the quantized artifacts are gated on the
-held-out split's accuracy, both prepared exactly as training prepared them.
+held-out split's accuracy, both prepared exactly as training prepared them. Any network a run saved
+(`runs/dcgan/dcgan.keras`, `dcgan_discriminator.keras`) converts with its registry entry's declared
+inputs, so a generator's parity and calibration inputs come from its latent prior.
 """
 
 import json
@@ -14,8 +16,8 @@ CALIBRATION_SAMPLES = 200
 
 
 def record_for(path):
-    """The finished classification run whose model file is `path`, or None (a generator's run has no
-    images to calibrate its latent input on: convert draws its inputs from their declared kinds)."""
+    """The finished run that saved `path` (its model, or any network a procedure saved: a GAN's
+    discriminator, a VAE's decoder), or None."""
     path = pathlib.Path(path)
     record_path = path.parent / "train.json"
     if not record_path.is_file():
@@ -24,11 +26,35 @@ def record_for(path):
         record = json.loads(record_path.read_text())
     except ValueError:
         return None
-    if record.get("status") != "done" or record.get("artifact") != path.name:
-        return None
-    if record.get("procedure", "classification") != "classification":
+    if record.get("status") != "done" or path.name not in (record.get("artifacts") or [record.get("artifact")]):
         return None
     return record
+
+
+def is_classification(record):
+    """A classifier's run: its data calibrates int8 and its held-out split gates it (a generator's run
+    has no images for its latent input: convert draws those from their declared kind)."""
+    return record.get("procedure", "classification") == "classification"
+
+
+def registry_entry(record, path):
+    """(spec, config) of the network saved in `path` by the run: the run's model, or the partner network
+    its procedure trained beside it; (None, None) for a nested network the registry does not list."""
+    from keras_landmarks import registry
+    from keras_landmarks.errors import ConfigError
+    from keras_landmarks.training.procedures import partner_overrides
+
+    options = record["options"]
+    overrides = {k: tuple(v) if isinstance(v, list) else v for k, v in options["overrides"].items()}
+    spec = registry.get_spec(options["model"])
+    name = pathlib.Path(path).stem
+    if name == spec.name:
+        return spec, spec.full_config(**overrides)
+    try:
+        partner = registry.get_spec(name)
+    except ConfigError:
+        return None, None
+    return partner, partner.full_config(**partner_overrides(spec, partner, overrides))
 
 
 def _split(record, split):

@@ -12,6 +12,7 @@ def _row(model, run, ms):
             "latency_ms": {"saved_model": {b: ms for b in BATCHES}}}
 
 
+@pytest.mark.large  # every runtime timed (30 s)
 def test_benchmark_writes_a_table_for_every_runtime(tmp_path):
     output = tmp_path / "benchmarks.md"
     # --update keeps the rows of models it does not measure, and replaces those it does.
@@ -68,6 +69,7 @@ def test_int8_schemes_on_a_small_bert():
     assert "## int8 schemes: bert_tiny at a static [1, 16]" in text and "| dynamic |" in text
 
 
+@pytest.mark.large  # starts a server (26 s)
 def test_serving_benchmark_measures_the_server_beside_in_process(tmp_path):
     from keras_landmarks.export.serving_bench import render
     from keras_landmarks.export.serving_bench import run_all as serving

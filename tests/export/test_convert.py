@@ -206,6 +206,7 @@ def test_fixed_batch_size(tmp_path):
 # int8 with trained weights: LeNet-5 on scikit-learn's digits.
 
 
+@pytest.mark.large  # trains 25 epochs; the run-based int8 gate test in test_training runs by default
 def test_int8_lenet_on_digits_keeps_accuracy(tmp_path):
     from keras_landmarks.data import digits
 

@@ -33,7 +33,7 @@ GPT2_SMALL = keras_landmarks.registry.get_spec("gpt2").test_config
 
 
 def test_tflite_in_a_child_process(tmp_path):
-    manifest = convert("lenet5", formats=("saved_model", "tflite", "onnx"), quantize=("none", "int8"), out=tmp_path,
+    manifest = convert("lenet5", formats=("saved_model", "tflite"), quantize=("none", "int8"), out=tmp_path,
                        isolate=True, progress=False)
     tflite = [a for a in manifest["artifacts"] if a["format"] == "tflite"]
     assert [a["variant"] for a in tflite] == ["none", "int8"]

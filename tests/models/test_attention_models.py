@@ -148,6 +148,7 @@ def _rnn_inputs(source, decoder_inputs):
     return {"source_token_ids": source, "source_padding_mask": np.ones_like(source), "target_token_ids": decoder_inputs}
 
 
+@pytest.mark.large  # a small training experiment (35 s)
 def test_attention_beats_the_same_network_without_attention(reversal):
     """Reversing 12 tokens needs the first source token at the last step: a 16-unit state forgets it;
     attention looks it up (§5.2.1: RNNsearch does not degrade with length as RNNencdec does)."""
@@ -180,6 +181,7 @@ def test_rnnsearch_greedy_and_beam_reproduce_training_targets():
     assert np.all(np.isfinite(result["scores"].numpy()))
 
 
+@pytest.mark.large  # trains to convergence (35 s); RNNsearch's decoding test runs by default
 def test_transformer_greedy_and_beam_reproduce_training_targets():
     src, dec, tgt = reversal_data(16, 5, 12, seed=3)
     keras.utils.set_random_seed(2)
