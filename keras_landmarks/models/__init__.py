@@ -10,6 +10,7 @@ from keras_landmarks.models import (  # noqa: F401
     highway,
     inception,
     lenet,
+    lstm,
     nnlm,
     resnet,
     rnnsearch,

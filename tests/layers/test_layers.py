@@ -186,6 +186,23 @@ def ref_minibatch_stddev(x, group):
 BINOMIAL = np.outer([1, 2, 1], [1, 2, 1]) / 16.0
 
 
+RECURRENT = {"original_lstm"}
+
+
+def ref_original_lstm(x, kernel, recurrent, bias):
+    """Hochreiter & Schmidhuber 1997: input and output gates, c_t = c_{t−1} + i ⊙ tanh(z_c); no forget gate."""
+    sigmoid = lambda v: 1 / (1 + np.exp(-v))  # noqa: E731
+    n = recurrent.shape[0]
+    h, c, outputs = np.zeros((x.shape[0], n)), np.zeros((x.shape[0], n)), []
+    for t in range(x.shape[1]):
+        z = x[:, t] @ kernel + h @ recurrent + bias
+        i, o, g = z[:, :n], z[:, n:2 * n], z[:, 2 * n:]
+        c = c + sigmoid(i) * np.tanh(g)
+        h = sigmoid(o) * np.tanh(c)
+        outputs.append(h)
+    return np.stack(outputs, 1)
+
+
 def _layer(model, cls):
     return next(layer for layer in model._flatten_layers() if isinstance(layer, cls))
 
@@ -225,6 +242,10 @@ CASES = {
     "minibatch_stddev": (lambda: one_layer(L.MinibatchStandardDeviation(group_size=2), x=((3, 3, D), "float32")),
                          lambda: {"x": normal(B, 3, 3, D, scale=2)},
                          lambda m, x: ref_minibatch_stddev(x["x"], 2)),
+    "original_lstm": (lambda: _randomize(one_layer(keras.layers.RNN(L.OriginalLSTMCell(4), return_sequences=True),
+                                                   x=((5, D), "float32"))),
+                      lambda: {"x": normal(B, 5, D)},
+                      lambda m, x: ref_original_lstm(x["x"], *(w.numpy() for w in m.weights))),
     "maxout": (lambda: _randomize(one_layer(L.Maxout(4, 3), x=((D,), "float32"))), lambda: {"x": normal(B, D)},
                lambda m, x: (x["x"] @ m.weights[0].numpy() + m.weights[1].numpy()).reshape(B, 4, 3).max(-1)),
     "additive_attention": (lambda: _randomize(_masked_query_keys(L.AdditiveAttention(units=4))),
@@ -341,7 +362,9 @@ def test_mixed_float16(name, built):
 def test_converts_to_tflite_builtins_and_onnx(name, built):
     model, inputs = built[name]
     expected = keras_outputs(model, inputs)["output"]
-    tflite = TFLiteRunner(convert_tflite(model))(inputs)["output"]  # built-in ops only: Flex would raise
+    # Recurrent loops lower to TFLite built-ins with a static batch only (as `convert` falls back to)
+    batch = B if name in RECURRENT else None
+    tflite = TFLiteRunner(convert_tflite(model, batch_size=batch))(inputs)["output"]  # built-ins only: Flex raises
     assert relative_error(tflite, expected) < 1e-5, f"TFLite: {relative_error(tflite, expected):.2e}"
     onnx = OnnxRunner(convert_onnx(model))(inputs)["output"]
     assert relative_error(onnx, expected) < 1e-5, f"ONNX: {relative_error(onnx, expected):.2e}"

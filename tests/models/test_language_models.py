@@ -29,3 +29,41 @@ def test_nnlm_computes_equation_one_and_counts_both_configurations():
     assert paper_param_count(keras_landmarks.build("nnlm")) == v * (1 + n * m + h) + h * (1 + (n - 1) * m) == 4_124_233
     without = keras_landmarks.build("nnlm", direct_connections=False)
     assert paper_param_count(without) == v * (1 + m + h) + h * (1 + (n - 1) * m) == 2_158_273
+
+
+def test_lstm_lm_drops_out_non_recurrent_connections_only_and_counts_the_papers_models():
+    """Zaremba et al.: dropout on the embedding's output, between layers and before the softmax; none on
+    h_{t-1} → h_t. Medium 19,775,200 and large 66,022,000 (untied, one bias per gate)."""
+    model = keras_landmarks.build("lstm_lm", vocabulary_size=30, hidden_dim=6)
+    order = [type(layer).__name__ for layer in model.layers[1:]]
+    assert order == ["Embedding", "Dropout", "LSTM", "Dropout", "LSTM", "Dropout", "Dense"], order
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.LSTM):
+            assert layer.cell.dropout == 0 and layer.cell.recurrent_dropout == 0
+    ids = np.arange(12, dtype="int32").reshape(2, 6)
+    np.testing.assert_allclose(model(ids, training=False), model(ids, training=False))  # no dropout at test time
+    assert not np.allclose(model(ids, training=True), model(ids, training=False))
+    assert paper_param_count(keras_landmarks.build("lstm_lm")) == 19_775_200
+    assert paper_param_count(keras_landmarks.build("lstm_lm_large")) == 66_022_000
+    # the 1997 cell: three gate blocks, no forget gate
+    assert paper_param_count(keras_landmarks.build("lstm_lm", forget_gate=False)) == 19_775_200 - 2 * (650 * 1300 + 650)
+
+
+def test_original_lstm_cell_carries_its_state_unchanged():
+    """No forget gate: c_t = c_{t−1} + i_t ⊙ g_t, so ∂c_T/∂c_0 = 1 whatever the inputs (the constant error
+    carousel), where a forget gate multiplies it by f_t < 1 at each step."""
+    import tensorflow as tf
+
+    cell = keras_landmarks.layers.OriginalLSTMCell(3)
+    x = tf.constant(np.random.default_rng(1).normal(size=(2, 20, 4)).astype("float32"))
+    c0 = tf.Variable(np.zeros((2, 3), "float32"))
+    cell.build((2, 4))
+    # c_0 would also reach c_T through h and the gates; with the recurrent kernel at zero only the
+    # carousel remains, and the derivative is exactly one after twenty steps
+    cell.recurrent_kernel.assign(np.zeros(cell.recurrent_kernel.shape, "float32"))
+    with tf.GradientTape() as tape:
+        h, c = tf.zeros((2, 3)), c0
+        for t in range(20):
+            _, (h, c) = cell(x[:, t], [h, c])
+        total = tf.reduce_sum(c)
+    np.testing.assert_allclose(tape.gradient(total, c0).numpy(), np.ones((2, 3)), rtol=1e-6)

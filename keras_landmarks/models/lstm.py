@@ -1,0 +1,92 @@
+"""LSTM language models: Zaremba, Sutskever & Vinyals's regularised LSTMs, on Hochreiter &
+Schmidhuber's cell.
+
+Hochreiter & Schmidhuber. "Long Short-Term Memory." Neural Computation 9(8), 1997.
+Zaremba, Sutskever & Vinyals. "Recurrent Neural Network Regularization." 2014.
+https://arxiv.org/abs/1409.2329
+
+Words are embedded, read by a stack of LSTMs and mapped to next-word logits. Zaremba et al.'s point
+is where dropout goes: only on the non-recurrent connections, $h^{l-1}_t$ into layer $l$ (the
+embedding's output, between layers, and before the softmax), never on $h^l_{t-1} \\to h^l_t$:
+
+$$\\mathrm{LSTM}: \\; \\mathbf{D}(h^{l-1}_t),\\, h^l_{t-1},\\, c^l_{t-1} \\to h^l_t,\\, c^l_t.$$
+
+The registered configurations are the paper's Penn Treebank models (§4.1), a 10,000-word vocabulary
+and two layers: `lstm_lm` the medium one (650 units, dropout 0.5, weights uniform in ±0.05;
+19,775,200 parameters), `lstm_lm_large` the large one (1,500 units, dropout 0.65, ±0.04; 66,022,000).
+`forget_gate=False` uses the 1997 cell (`keras_landmarks.layers.OriginalLSTMCell`: input and output
+gates only), whose layers then hold three gate blocks rather than four.
+
+Deviations:
+- Keras's LSTM has one bias per gate where the paper's Torch code has two (input-to-hidden and
+  hidden-to-hidden); the count above is with one, the sum of the two being the same function.
+- The model reads a segment (`token_ids`, (batch, time)) from zero states. Carrying the state from one
+  35-step segment to the next, as the paper trains, is the training loop's part.
+"""
+
+import keras
+
+from keras_landmarks.config import check_positive, check_rate
+from keras_landmarks.inputs import TokenIds
+from keras_landmarks.layers import OriginalLSTMCell
+from keras_landmarks.registry import Paper, register
+
+PAPER = Paper(
+    title="Recurrent Neural Network Regularization",
+    authors="Wojciech Zaremba, Ilya Sutskever, Oriol Vinyals",
+    year=2014,
+    venue="arXiv 1409.2329",
+    url="https://arxiv.org/abs/1409.2329",
+    extends=("long short-term memory (Hochreiter & Schmidhuber 1997)", "dropout"),
+    adopted_by=("awd-lstm", "elmo", "neural machine translation"),
+)
+
+
+def LSTMLanguageModel(*, vocabulary_size: int = 10_000, hidden_dim: int = 650, num_layers: int = 2,
+                      dropout: float = 0.5, init_scale: float = 0.05, forget_gate: bool = True,
+                      name: str = "lstm_lm"):
+    """Embedding → `num_layers` LSTMs of `hidden_dim` → logits over the vocabulary, dropout on the
+    non-recurrent connections only; every weight uniform in ±`init_scale` (§4.1)."""
+    for key, value in (("vocabulary_size", vocabulary_size), ("hidden_dim", hidden_dim), ("num_layers", num_layers)):
+        check_positive(name, key, value)
+    check_rate(name, "dropout", dropout)
+    init = keras.initializers.RandomUniform(-init_scale, init_scale)
+    tokens = keras.Input(shape=(None,), dtype="int32", name="token_ids")
+    x = keras.layers.Embedding(vocabulary_size, hidden_dim, embeddings_initializer=init, name="embedding")(tokens)
+    for layer in range(1, num_layers + 1):
+        x = keras.layers.Dropout(dropout, name=f"dropout_{layer}")(x)  # D(h^{l−1}_t): non-recurrent only
+        if forget_gate:
+            x = keras.layers.LSTM(hidden_dim, return_sequences=True, kernel_initializer=init,
+                                  recurrent_initializer=init, bias_initializer=init, name=f"lstm_{layer}")(x)
+        else:
+            cell = OriginalLSTMCell(hidden_dim, kernel_initializer=init, recurrent_initializer=init)
+            x = keras.layers.RNN(cell, return_sequences=True, name=f"lstm_{layer}")(x)
+    x = keras.layers.Dropout(dropout, name=f"dropout_{num_layers + 1}")(x)
+    logits = keras.layers.Dense(vocabulary_size, kernel_initializer=init, bias_initializer=init, name="logits")(x)
+    return keras.Model(tokens, logits, name=name)
+
+
+def _io(config):
+    return {"inputs": {"token_ids": (None, None)}, "outputs": {"logits": (None, None, config["vocabulary_size"])}}
+
+
+_SOURCE = ("§4.1's {size} PTB model, 10,000 words, two layers of {h}, untied softmax: embedding 10,000·{h} + "
+           "2 · 4({h}·2·{h} + {h}) + softmax {h}·10,000 + 10,000.")
+for _name, _config, _params, _size in (
+        ("lstm_lm", {}, 19_775_200, "medium"),
+        ("lstm_lm_large", {"hidden_dim": 1500, "dropout": 0.65, "init_scale": 0.04, "name": "lstm_lm_large"},
+         66_022_000, "large")):
+    register(
+        _name,
+        family="lstm",
+        builder=LSTMLanguageModel,
+        paper=PAPER,
+        config=_config,
+        params=_params,
+        params_source=_SOURCE.format(size=_size, h=_config.get("hidden_dim", 650)),
+        task="causal_lm",
+        io=_io,
+        inputs=lambda config: {"token_ids": TokenIds(config["vocabulary_size"])},
+        test_config={"vocabulary_size": 50, "hidden_dim": 8},
+        description="Stacked LSTMs with dropout on the non-recurrent connections only.",
+    )
