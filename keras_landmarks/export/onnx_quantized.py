@@ -69,6 +69,26 @@ def _sort_nodes(graph):
     graph.node.extend(copies)
 
 
+def _subgraph_ops(graph):
+    """The op types inside the graph's loops and branches (Loop, If, Scan bodies), at any depth."""
+    found = set()
+    for node in graph.node:
+        for attribute in node.attribute:
+            for body in [attribute.g] * attribute.HasField("g") + list(attribute.graphs):
+                found |= {n.op_type for n in body.node} | _subgraph_ops(body)
+    return found
+
+
+def _block_list(graph):
+    """The converter's default list of ops kept in float32, less those inside a loop body (a recurrent
+    layer's clipping: Min, Max): for those it inserts the float32 casts in the outer graph, which then
+    reads tensors nothing produces. onnxruntime runs Min and Max in float16."""
+    from onnxruntime.transformers.float16 import DEFAULT_OP_BLOCK_LIST
+
+    inside = _subgraph_ops(graph)
+    return [op for op in DEFAULT_OP_BLOCK_LIST if not (op in inside and op in ("Min", "Max"))]
+
+
 def to_fp16(source, path):
     """Write the float16 version of the ONNX model at `source` to `path` (inputs and outputs float32)."""
     import onnx
@@ -78,7 +98,8 @@ def to_fp16(source, path):
 
     external = _has_external_data(source)
     model = onnx.load(str(source))
-    half = convert_float_to_float16(model, keep_io_types=True, disable_shape_infer=external)
+    half = convert_float_to_float16(model, keep_io_types=True, disable_shape_infer=external,
+                                    op_block_list=_block_list(model.graph))
     del model
     _sort_nodes(half.graph)
     _save(half, path, external)

@@ -29,7 +29,7 @@ from keras_landmarks.layers.attention import (
     causal_mask,
     masked_softmax,
 )
-from keras_landmarks.layers.recurrent import OriginalLSTMCell
+from keras_landmarks.layers.recurrent import OriginalLSTMCell, ProjectedLSTMCell, ScalarMix
 from keras_landmarks.layers.style import (
     Blur2D,
     EqualizedConv2D,
@@ -54,5 +54,5 @@ __all__ = [
     "BatchNormalization", "GroupNormalization", "LayerNormalization",
     "SinusoidalPositionEncoding", "PositionEmbedding", "TokenAndPositionEmbedding",
     "PixelNormalization", "EqualizedDense", "EqualizedConv2D", "NoiseInjection", "Blur2D",
-    "MinibatchStandardDeviation", "OriginalLSTMCell",
+    "MinibatchStandardDeviation", "OriginalLSTMCell", "ProjectedLSTMCell", "ScalarMix",
 ]

@@ -44,3 +44,63 @@ class OriginalLSTMCell(keras.layers.Layer):
         return {**super().get_config(), "units": self.units,
                 "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
                 "recurrent_initializer": keras.initializers.serialize(self.recurrent_initializer)}
+
+
+@keras.saving.register_keras_serializable(package="keras_landmarks")
+class ProjectedLSTMCell(keras.layers.Layer):
+    r"""An LSTM cell with a recurrent projection (LSTMP, Sak et al. 2014), as ELMo's biLM uses it: a
+    forget-gate LSTM of `units` cells whose output is projected to `projection_dim`, and that projection
+    is what recurs:
+
+    $$[i, f, g, o] = W x_t + U r_{t-1} + b, \quad c_t = \mathrm{clip}(\sigma(f) \odot c_{t-1} + \sigma(i)
+    \odot \tanh(g), \pm c_{\max}),$$
+    $$r_t = \mathrm{clip}\big(P\,(\sigma(o) \odot \tanh(c_t)), \pm r_{\max}\big).$$
+
+    `cell_clip` and `projection_clip` (ELMo: 3 and 3) bound the state and the output; None disables."""
+
+    def __init__(self, units, projection_dim, cell_clip=None, projection_clip=None, **kwargs):
+        super().__init__(**kwargs)
+        self.units, self.projection_dim = int(units), int(projection_dim)
+        self.cell_clip, self.projection_clip = cell_clip, projection_clip
+        self.state_size = [self.projection_dim, self.units]
+        self.output_size = self.projection_dim
+
+    def build(self, input_shape):
+        n, p = self.units, self.projection_dim
+        self.kernel = self.add_weight(shape=(input_shape[-1], 4 * n), initializer="glorot_uniform", name="kernel")
+        self.recurrent_kernel = self.add_weight(shape=(p, 4 * n), initializer="orthogonal", name="recurrent_kernel")
+        self.bias = self.add_weight(shape=(4 * n,), initializer="zeros", name="bias")
+        self.projection = self.add_weight(shape=(n, p), initializer="glorot_uniform", name="projection")
+
+    def call(self, x, states, training=False):
+        r, c = states
+        z = ops.matmul(x, self.kernel) + ops.matmul(r, self.recurrent_kernel) + self.bias
+        i, f, g, o = ops.split(z, 4, axis=-1)
+        c = ops.sigmoid(f) * c + ops.sigmoid(i) * ops.tanh(g)
+        if self.cell_clip is not None:
+            c = ops.clip(c, -self.cell_clip, self.cell_clip)
+        r = ops.matmul(ops.sigmoid(o) * ops.tanh(c), self.projection)
+        if self.projection_clip is not None:
+            r = ops.clip(r, -self.projection_clip, self.projection_clip)
+        return r, [r, c]
+
+    def get_config(self):
+        return {**super().get_config(), "units": self.units, "projection_dim": self.projection_dim,
+                "cell_clip": self.cell_clip, "projection_clip": self.projection_clip}
+
+
+@keras.saving.register_keras_serializable(package="keras_landmarks")
+class ScalarMix(keras.layers.Layer):
+    r"""ELMo's task-specific combination of a biLM's layers (eq. 1):
+    $\mathrm{ELMo} = \gamma \sum_j s_j h_j$ with $s = \mathrm{softmax}(w)$; input (B, L, T, D) stacked layers."""
+
+    def build(self, input_shape):
+        self.w = self.add_weight(shape=(input_shape[1],), initializer="zeros", name="w")
+        self.gamma = self.add_weight(shape=(), initializer="ones", name="gamma")
+
+    def call(self, layers):
+        s = ops.softmax(self.w)
+        return self.gamma * ops.einsum("l,bltd->btd", s, layers)
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], *input_shape[2:])

@@ -4,6 +4,7 @@ from keras_landmarks.models import (  # noqa: F401
     alexnet,
     bert,
     dropout,
+    elmo,
     gan,
     glorot,
     gpt,

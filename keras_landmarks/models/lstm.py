@@ -50,19 +50,22 @@ def LSTMLanguageModel(*, vocabulary_size: int = 10_000, hidden_dim: int = 650, n
     for key, value in (("vocabulary_size", vocabulary_size), ("hidden_dim", hidden_dim), ("num_layers", num_layers)):
         check_positive(name, key, value)
     check_rate(name, "dropout", dropout)
-    init = keras.initializers.RandomUniform(-init_scale, init_scale)
+
+    def init():  # a fresh initializer per weight: one instance would draw the same values each time
+        return keras.initializers.RandomUniform(-init_scale, init_scale)
+
     tokens = keras.Input(shape=(None,), dtype="int32", name="token_ids")
-    x = keras.layers.Embedding(vocabulary_size, hidden_dim, embeddings_initializer=init, name="embedding")(tokens)
+    x = keras.layers.Embedding(vocabulary_size, hidden_dim, embeddings_initializer=init(), name="embedding")(tokens)
     for layer in range(1, num_layers + 1):
         x = keras.layers.Dropout(dropout, name=f"dropout_{layer}")(x)  # D(h^{l−1}_t): non-recurrent only
         if forget_gate:
-            x = keras.layers.LSTM(hidden_dim, return_sequences=True, kernel_initializer=init,
-                                  recurrent_initializer=init, bias_initializer=init, name=f"lstm_{layer}")(x)
+            x = keras.layers.LSTM(hidden_dim, return_sequences=True, kernel_initializer=init(),
+                                  recurrent_initializer=init(), bias_initializer=init(), name=f"lstm_{layer}")(x)
         else:
-            cell = OriginalLSTMCell(hidden_dim, kernel_initializer=init, recurrent_initializer=init)
+            cell = OriginalLSTMCell(hidden_dim, kernel_initializer=init(), recurrent_initializer=init())
             x = keras.layers.RNN(cell, return_sequences=True, name=f"lstm_{layer}")(x)
     x = keras.layers.Dropout(dropout, name=f"dropout_{num_layers + 1}")(x)
-    logits = keras.layers.Dense(vocabulary_size, kernel_initializer=init, bias_initializer=init, name="logits")(x)
+    logits = keras.layers.Dense(vocabulary_size, kernel_initializer=init(), bias_initializer=init(), name="logits")(x)
     return keras.Model(tokens, logits, name=name)
 
 

@@ -186,7 +186,21 @@ def ref_minibatch_stddev(x, group):
 BINOMIAL = np.outer([1, 2, 1], [1, 2, 1]) / 16.0
 
 
-RECURRENT = {"original_lstm"}
+RECURRENT = {"original_lstm", "projected_lstm"}
+
+
+def ref_projected_lstm(x, kernel, recurrent, bias, projection, cell_clip, projection_clip):
+    """LSTMP: a forget-gate LSTM whose clipped output projection P(o ⊙ tanh c) recurs; the state clipped too."""
+    sigmoid = lambda v: 1 / (1 + np.exp(-v))  # noqa: E731
+    n = kernel.shape[1] // 4
+    r, c, outputs = np.zeros((x.shape[0], projection.shape[1])), np.zeros((x.shape[0], n)), []
+    for t in range(x.shape[1]):
+        z = x[:, t] @ kernel + r @ recurrent + bias
+        i, f, g, o = (z[:, k * n:(k + 1) * n] for k in range(4))
+        c = np.clip(sigmoid(f) * c + sigmoid(i) * np.tanh(g), -cell_clip, cell_clip)
+        r = np.clip((sigmoid(o) * np.tanh(c)) @ projection, -projection_clip, projection_clip)
+        outputs.append(r)
+    return np.stack(outputs, 1)
 
 
 def ref_original_lstm(x, kernel, recurrent, bias):
@@ -246,6 +260,14 @@ CASES = {
                                                    x=((5, D), "float32"))),
                       lambda: {"x": normal(B, 5, D)},
                       lambda m, x: ref_original_lstm(x["x"], *(w.numpy() for w in m.weights))),
+    "projected_lstm": (lambda: _randomize(one_layer(keras.layers.RNN(L.ProjectedLSTMCell(6, 3, 0.5, 0.4),
+                                                                     return_sequences=True), x=((5, D), "float32"))),
+                       lambda: {"x": normal(B, 5, D, scale=2)},
+                       lambda m, x: ref_projected_lstm(x["x"], *(w.numpy() for w in m.weights), 0.5, 0.4)),
+    "scalar_mix": (lambda: _randomize(one_layer(L.ScalarMix(), x=((3, 4, D), "float32"))),
+                   lambda: {"x": normal(B, 3, 4, D)},
+                   lambda m, x: float(m.weights[1].numpy()) * np.einsum(
+                       "l,bltd->btd", np.exp(m.weights[0].numpy()) / np.exp(m.weights[0].numpy()).sum(), x["x"])),
     "maxout": (lambda: _randomize(one_layer(L.Maxout(4, 3), x=((D,), "float32"))), lambda: {"x": normal(B, D)},
                lambda m, x: (x["x"] @ m.weights[0].numpy() + m.weights[1].numpy()).reshape(B, 4, 3).max(-1)),
     "additive_attention": (lambda: _randomize(_masked_query_keys(L.AdditiveAttention(units=4))),

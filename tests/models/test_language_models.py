@@ -67,3 +67,29 @@ def test_original_lstm_cell_carries_its_state_unchanged():
             _, (h, c) = cell(x[:, t], [h, c])
         total = tf.reduce_sum(c)
     np.testing.assert_allclose(tape.gradient(total, c0).numpy(), np.ones((2, 3)), rtol=1e-6)
+
+
+def test_elmo_layers_read_each_direction_only_and_count_the_released_model():
+    """h_0 = [x; x]; the forward LM at k reads tokens ≤ k only and the backward one tokens ≥ k only;
+    93,600,864 parameters without the softmax; scalar_mix adds eq. 1's four weights."""
+    from keras_landmarks.registry import get_spec
+
+    config = dict(get_spec("elmo").test_config)
+    model = keras_landmarks.build("elmo", **config)
+    rng = np.random.default_rng(0)
+    chars = rng.integers(1, 30, (2, 6, 7)).astype("int32")
+    changed = chars.copy()
+    changed[:, 3] = rng.integers(1, 30, (2, 7))
+    before, after = (keras.ops.convert_to_numpy(model(c)["layers"]) for c in (chars, changed))
+    p = config["projection_dim"]
+    assert before.shape == (2, 3, 6, 2 * p)
+    np.testing.assert_array_equal(before[:, 0, :, :p], before[:, 0, :, p:])  # [x; x]
+    for j in (1, 2):
+        np.testing.assert_allclose(before[:, j, :3, :p], after[:, j, :3, :p], atol=1e-6)  # forward: past only
+        np.testing.assert_allclose(before[:, j, 4:, p:], after[:, j, 4:, p:], atol=1e-6)  # backward: future only
+        assert not np.allclose(before[:, j, 3:, :p], after[:, j, 3:, :p])
+        assert not np.allclose(before[:, j, :4, p:], after[:, j, :4, p:])
+    assert paper_param_count(keras_landmarks.build("elmo")) == 93_600_864
+    mixed = keras_landmarks.build("elmo", **config, scalar_mix=True)
+    assert paper_param_count(mixed) == paper_param_count(model) + 4
+    assert tuple(mixed(chars)["elmo"].shape) == (2, 6, 2 * p)
