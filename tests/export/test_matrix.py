@@ -34,7 +34,8 @@ DEEPER = {"resnet34", "resnet34_v2", "resnet101", "resnet101_v2", "resnet152", "
           "resnet56", "resnet110", "plain44", "plain56", "vgg13", "vgg13_bn", "vgg19", "vgg19_bn", "bert_base",
           "bert_large", "gpt2_medium", "gpt2_large", "gpt2_xl", "transformer_big",
           # the DCGAN builders again, in other configurations (dcgan and wgan_gp_critic run by default)
-          "dcgan_lsun", "wgan", "wgan_critic", "wgan_gp", "dcgan_discriminator", "stylegan_256", "stylegan_32"}
+          "dcgan_lsun", "wgan", "wgan_critic", "wgan_gp", "dcgan_discriminator", "stylegan_256", "stylegan_32",
+          "lstm_lm_large"}
 # Every format of the table that needs no option: servers (SavedModel, Triton) and edge files, float and
 # quantized ONNX.
 ALL_FORMATS = ("saved_model", "tflite", "onnx", "onnx_fp16", "onnx_int8", "triton")
