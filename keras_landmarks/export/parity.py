@@ -199,13 +199,22 @@ class SampleGate:
 
     def __init__(self, judge, kinds=None, count=SAMPLE_GATE_COUNT, seed=SAMPLE_GATE_SEED):
         self.judge, self.kinds, self.count, self.seed = judge, kinds, count, seed
+        self._real = None  # the judge's features of two disjoint halves of its test images, once per export
+
+    def _real_halves(self):
+        if self._real is None:
+            real = self.judge.real_images("test")
+            n = min(self.count, len(real) // 2)
+            order = np.random.default_rng(self.seed).permutation(len(real))
+            self._real = tuple(self.judge(real[order[i * n : (i + 1) * n]])[0] for i in (0, 1))
+        return self._real
 
     def __call__(self, model, run):
         from keras_landmarks.inputs import sample_inputs
         from keras_landmarks.training.judge import frechet_distance, image_range, to_pixels
 
-        real = self.judge.real_images("test")
-        n = min(self.count, len(real) // 2)
+        real_a, real_b = self._real_halves()
+        n = len(real_a)
         inputs = sample_inputs(model, n, self.seed, kinds=self.kinds)
         output = output_names(model)[0]
         value_range = image_range(model)
@@ -213,8 +222,6 @@ class SampleGate:
         quantized = np.concatenate([run({k: v[i : i + 1] for k, v in inputs.items()})[output] for i in range(n)])
         (keras_f, keras_p), (quant_f, quant_p) = (self.judge(to_pixels(images, value_range))
                                                   for images in (keras_images, quantized))
-        order = np.random.default_rng(self.seed).permutation(len(real))
-        real_a, real_b = (self.judge(real[order[i * n : (i + 1) * n]])[0] for i in (0, 1))
         between, spread = frechet_distance(keras_f, quant_f), frechet_distance(real_a, real_b)
         return {"samples": n, "judge": self.judge.describe(), "frechet_keras_vs_quantized": round(between, 4),
                 "frechet_real_halves": round(spread, 4),

@@ -53,7 +53,8 @@ from keras_landmarks.inputs import Image, Latent
 from keras_landmarks.layers import Maxout
 from keras_landmarks.registry import Paper, get_spec, register
 from keras_landmarks.training.judge import image_range
-from keras_landmarks.training.procedures import Built, Procedure, partner_overrides, register_procedure, write_grid
+from keras_landmarks.training.procedures import (Built, Procedure, partner_overrides, register_procedure,
+                                                 write_grid, write_points)
 from keras_landmarks.training.recipe import Recipe
 
 PAPER_GAN = Paper(
@@ -466,23 +467,6 @@ class GANTraining(Procedure):
             return
         write_grid(trainer.generate(64, seed=1234), path, value_range=image_range(trainer.generator))
 
-
-def write_points(points, path):
-    """Save 2-D samples as a scatter plot PNG."""
-    import os
-
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    figure, axis = plt.subplots(figsize=(4, 4))
-    axis.scatter(points[:, 0], points[:, 1], s=2)
-    axis.set(xlim=(-2.5, 2.5), ylim=(-2.5, 2.5), aspect="equal")
-    partial = f"{path}.partial.png"
-    figure.savefig(partial, dpi=80)
-    plt.close(figure)
-    os.replace(partial, path)
 
 
 register_procedure(GANTraining())

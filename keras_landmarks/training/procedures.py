@@ -214,3 +214,20 @@ def write_grid(images, path, columns=8, value_range=(0.0, 1.0)):
     plt.imsave(partial, grid[..., 0] if c == 1 else grid, cmap="gray" if c == 1 else None, vmin=0.0, vmax=1.0)
     os.replace(partial, path)
     return path
+
+
+def write_points(points, path):
+    """Save 2-D samples (N, 2) as a scatter plot PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axis = plt.subplots(figsize=(4, 4))
+    axis.scatter(points[:, 0], points[:, 1], s=2)
+    axis.set(xlim=(-2.5, 2.5), ylim=(-2.5, 2.5), aspect="equal")
+    partial = f"{path}.partial.png"
+    figure.savefig(partial, dpi=80)
+    plt.close(figure)
+    os.replace(partial, path)
+    return path
