@@ -90,15 +90,9 @@ def VariationalAutoencoder(
     name: str = "vae_mlp",
 ):
     """The MNIST VAE of the paper's Appendix C.2: 784-500-(μ, log σ²) encoder, J-500-784 decoder."""
-    check_positive(name, "latent_dim", latent_dim)
-    check_positive(name, "hidden_dim", hidden_dim)
-    check_image_input(name, input_shape, (), fixed=True)
-    check_activation(name, "hidden_activation", hidden_activation)
-    def init():  # "random sampling from N(0, 0.01)" (§5); a fresh initializer per layer
-        return keras.initializers.RandomNormal(stddev=0.01)
-
-    encoder = _encoder(input_shape, hidden_dim, latent_dim, hidden_activation, init, name)
-    decoder = _decoder(input_shape, hidden_dim, latent_dim, hidden_activation, init, name)
+    _parts_check(name, latent_dim, hidden_dim, input_shape, hidden_activation)
+    encoder = _encoder(input_shape, hidden_dim, latent_dim, hidden_activation, _init, name)
+    decoder = _decoder(input_shape, hidden_dim, latent_dim, hidden_activation, _init, name)
     images = keras.Input(shape=tuple(input_shape), name="images")
     noise = keras.Input(shape=(latent_dim,), name="noise")
     moments = encoder(images)
@@ -108,6 +102,32 @@ def VariationalAutoencoder(
     reconstruction = keras.layers.Identity(name="reconstruction")(decoder(z))
     return keras.Model({"images": images, "noise": noise},
                        {"reconstruction": reconstruction, "mean": mean, "log_var": log_var}, name=name)
+
+
+def _parts_check(name, latent_dim, hidden_dim, input_shape, hidden_activation):
+    check_positive(name, "latent_dim", latent_dim)
+    check_positive(name, "hidden_dim", hidden_dim)
+    check_image_input(name, input_shape, (), fixed=True)
+    check_activation(name, "hidden_activation", hidden_activation)
+
+
+def _init():  # "random sampling from N(0, 0.01)" (§5); a fresh initializer per layer
+    return keras.initializers.RandomNormal(stddev=0.01)
+
+
+def VAEDecoder(*, latent_dim: int = 20, hidden_dim: int = 500, input_shape: tuple = (28, 28, 1),
+               hidden_activation: str = "tanh", name: str = "vae_mlp_decoder"):
+    """The VAE's generative model p(x|z) alone (J-500-784, Bernoulli means): the network to ship, as
+    a trained `vae_mlp` run saves it (`vae_mlp_decoder.keras`)."""
+    _parts_check(name, latent_dim, hidden_dim, input_shape, hidden_activation)
+    return _decoder(input_shape, hidden_dim, latent_dim, hidden_activation, _init, name.removesuffix("_decoder"))
+
+
+def VAEEncoder(*, latent_dim: int = 20, hidden_dim: int = 500, input_shape: tuple = (28, 28, 1),
+               hidden_activation: str = "tanh", name: str = "vae_mlp_encoder"):
+    """The VAE's recognition model q(z|x) alone (784-500-(μ, log σ²)), as a run saves it."""
+    _parts_check(name, latent_dim, hidden_dim, input_shape, hidden_activation)
+    return _encoder(input_shape, hidden_dim, latent_dim, hidden_activation, _init, name.removesuffix("_encoder"))
 
 
 def negative_elbo(images, reconstruction, mean, log_var):
@@ -278,3 +298,33 @@ register(
     signatures=_signatures,
     training=_recipe,
 )
+
+register(
+    "vae_mlp_decoder",
+    family="vae",
+    builder=VAEDecoder,
+    paper=PAPER,
+    params=403_284,
+    params_source="Appendix C.2's decoder with J = 20: 20·500 + 500 + 500·784 + 784.",
+    task="generator",
+    io=lambda config: {"inputs": {"latent": (None, config["latent_dim"])},
+                       "outputs": {"images": (None, *config["input_shape"])}},
+    test_config={"latent_dim": 2, "hidden_dim": 16, "input_shape": (8, 8, 1)},
+    description="The VAE's decoder p(x|z): latents from N(0, I) to Bernoulli pixel means.",
+    inputs=lambda config: {"latent": Latent()},
+)
+register(
+    "vae_mlp_encoder",
+    family="vae",
+    builder=VAEEncoder,
+    paper=PAPER,
+    params=412_540,
+    params_source="Appendix C.2's encoder with J = 20: 784·500 + 500 + 2·(500·20 + 20).",
+    task="encoder",
+    io=lambda config: {"inputs": {"images": (None, *config["input_shape"])},
+                       "outputs": {"mean": (None, config["latent_dim"]), "log_var": (None, config["latent_dim"])}},
+    test_config={"latent_dim": 2, "hidden_dim": 16, "input_shape": (8, 8, 1)},
+    description="The VAE's encoder q(z|x): images to the mean and log-variance of z.",
+    inputs=lambda config: {"images": Image(value_range=(0.0, 1.0))},
+)
+
