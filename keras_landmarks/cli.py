@@ -334,7 +334,8 @@ def _parser():
     p = commands.add_parser("train", help="train a model on a dataset (checkpoints, --resume, TensorBoard, curves)")
     p.add_argument("model", metavar="NAME", help="registry name")
     p.add_argument("--data", required=True, metavar="DATASET",
-                   help="a dataset of keras_landmarks.datasets (digits, mnist_5k, fashion_mnist, ...)")
+                   help="a dataset of keras_landmarks.datasets (digits, mnist_5k, fashion_mnist, ...; "
+                        "text_corpus for language models)")
     p.add_argument("--epochs", type=int, help="epochs (default: the model's recipe)")
     p.add_argument("--steps", type=int, help="train this many steps instead of whole epochs")
     p.add_argument("--batch-size", type=int, help="batch size (default: the model's recipe)")

@@ -36,11 +36,17 @@ def _held_by_rule(name, numbers):
                    and r["truncation"][2]["confidence"] > r["truncation"][0]["confidence"]
                    and r["mixing"]["class_of_coarse_source"] > r["mixing"]["class_of_fine_source"]
                    for r in numbers["runs"])
+    if name == "lstm-adding":
+        final = {k: [c[-1][1] for c in v] for k, v in numbers["curves"].items()}
+        return min(final["lstm"]) >= 0.9 and max(final["simple_rnn"]) < 0.5
+    if name == "nnlm-kneser-ney":
+        return all(r["perplexity_sample"] < numbers["kneser_ney"]["perplexity"] for r in numbers["nnlm"])
     return all(r["clip"]["at_extremes"] >= 0.5 and r["gp"]["at_extremes"] <= 0.05 for r in numbers["runs"])
 
 
-@pytest.mark.parametrize("name", ["vae-elbo", "gan-samples", "dcgan-samples", "stylegan-styles",
-                                  pytest.param("wgan-gp-toy", marks=pytest.mark.large)])  # 30 s of double backprop
+@pytest.mark.parametrize("name", ["vae-elbo", "gan-samples", "dcgan-samples", "stylegan-styles", "lstm-adding",
+                                  pytest.param("wgan-gp-toy", marks=pytest.mark.large),  # 30 s of double backprop
+                                  pytest.param("nnlm-kneser-ney", marks=pytest.mark.large)])  # 40 s: NLTK's n-gram
 def test_each_claim_runs_its_protocol_and_applies_its_rule(name, tmp_path):
     record = reproduce(name, quick=True, seeds=1, out=tmp_path, progress=False)
     folder = tmp_path / name

@@ -138,6 +138,9 @@ def format_table(manifest):
             error += f" (SQNR {parity['sqnr_db']} dB)"
         if "top1_agreement" in parity:
             error += f", top-1 agreement {parity['top1_agreement']:.1%}"
+        if "perplexity_quantized" in parity:
+            error += (f", perplexity {parity['perplexity_quantized']:.4g} (Keras "
+                      f"{parity['perplexity_keras']:.4g})")
         if "frechet_keras_vs_quantized" in parity:
             error += (f", Fréchet to Keras's samples {parity['frechet_keras_vs_quantized']:.3g} (real halves "
                       f"{parity['frechet_real_halves']:.3g})")

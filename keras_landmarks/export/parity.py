@@ -10,8 +10,9 @@ batch, two sequence lengths for token models). Gates, by the artifact's precisio
   be past the gate on that alone (a fresh ResNet-152 v2 at its test size: 2.0e-2), and then no
   float16 conversion of it can pass;
 - quantized (dynamic-range, int8): element-wise error says little here, so the gate is on what the
-  output is for (`AccuracyGate`, `SampleGate`). A classifier: top-1 agreement ≥ `INT8_AGREEMENT` and
-  an accuracy drop ≤ `INT8_ACCURACY_DROP` on labelled evaluation data. A generator: the Fréchet
+  output is for (`AccuracyGate`, `PerplexityGate`, `SampleGate`). A classifier: top-1 agreement ≥
+  `INT8_AGREEMENT` and an accuracy drop ≤ `INT8_ACCURACY_DROP` on labelled evaluation data. A language
+  model: held-out perplexity within `INT8_PERPLEXITY_CHANGE` of Keras's. A generator: the Fréchet
   distance, on a judge classifier's features, between the Keras model's and the artifact's samples from
   the same latents, no larger than between two halves of the real test images (the real data's own
   sampling spread). Both are only meaningful for trained weights; without evaluation data or a judge,
@@ -35,6 +36,7 @@ FLOAT_TOLERANCE = 1e-4
 FP16_TOLERANCE = 1e-2
 INT8_AGREEMENT = 0.99
 INT8_ACCURACY_DROP = 0.01
+INT8_PERPLEXITY_CHANGE = 0.02  # either way: a lower one is a different function too
 SAMPLE_GATE_COUNT = 500  # generated samples per gate (fewer when the judge's test split is smaller)
 SAMPLE_GATE_SEED = 0
 SEEDS = (0, 1, 2)
@@ -193,6 +195,39 @@ class AccuracyGate:
                 "passed": bool(agreement >= INT8_AGREEMENT and drop <= INT8_ACCURACY_DROP)}
 
 
+class PerplexityGate:
+    """Language models: held-out perplexity of the artifact's next-word distributions against Keras's on
+    the same windows `x` with their next words `y` (one per window, or one per position of a segment)."""
+
+    def __init__(self, x, y):
+        self.x, self.y = x, y
+
+    def _nats(self, outputs, probabilities):
+        outputs = np.asarray(outputs, np.float64)
+        if probabilities:
+            log_p = np.log(np.maximum(outputs, 1e-30))
+        else:
+            shifted = outputs - outputs.max(-1, keepdims=True)
+            log_p = shifted - np.log(np.exp(shifted).sum(-1, keepdims=True))
+        return -np.take_along_axis(log_p, self.y[..., None], axis=-1)[..., 0]
+
+    def __call__(self, model, run):
+        from keras_landmarks.training.procedures import outputs_probabilities
+
+        name, output = model.inputs[0].name, output_names(model)[0]
+        x, probabilities = self.x, outputs_probabilities(model)
+        keras_out = keras_outputs(model, {name: x})[output]
+        quant_out = np.concatenate([run({name: x[i : i + 1]})[output] for i in range(len(x))])
+        keras_ppl = float(np.exp(self._nats(keras_out, probabilities).mean()))
+        quant_ppl = float(np.exp(self._nats(quant_out, probabilities).mean()))
+        change = quant_ppl / keras_ppl - 1
+        return {"examples": int(len(x)), "perplexity_keras": keras_ppl, "perplexity_quantized": quant_ppl,
+                "perplexity_change": change,
+                "top1_agreement": float(np.mean(keras_out.argmax(-1) == quant_out.argmax(-1))),
+                "gate": f"held-out perplexity within {100 * INT8_PERPLEXITY_CHANGE:g}% of Keras's",
+                "passed": bool(abs(change) <= INT8_PERPLEXITY_CHANGE)}
+
+
 class SampleGate:
     """Generators: `count` samples from the same latents (drawn from the declared prior, `kinds`) through
     Keras and through the artifact, both judged by `judge` (a `keras_landmarks.training.judge.Judge`)."""
@@ -233,9 +268,12 @@ class SampleGate:
                 "passed": bool(between <= spread)}
 
 
+GATES = {"accuracy": AccuracyGate, "perplexity": PerplexityGate}  # a training procedure's `quality_metric`
+
+
 def gate(precision, labels, actuals, references, tolerance=None, quality=None, model=None, make_runner=None):
     """Compare an artifact's outputs with Keras's on every case; the parity record (with `passed`).
-    `quality`: the quantized artifacts' gate (`AccuracyGate`, `SampleGate`), or None."""
+    `quality`: the quantized artifacts' gate (`AccuracyGate`, `PerplexityGate`, `SampleGate`), or None."""
     errors = {}
     sqnr = []
     for label, actual, expected in zip(labels, actuals, references):

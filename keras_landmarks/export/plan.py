@@ -40,7 +40,7 @@ class Plan:
     version: int = 1
     calibration: list | None = None
     calibration_source: str | None = None
-    quality: object = None  # the quantized artifacts' gate: parity.AccuracyGate, parity.SampleGate, or None
+    quality: object = None  # the quantized artifacts' gate: a parity.GATES entry, parity.SampleGate, or None
     allow_flex: bool = False
     tolerance: float | None = None
     opset: int = 17
@@ -211,14 +211,15 @@ def calibration(model, spec, config, kinds, representative_data, sequence_length
                       "per input name) for a model that is not in the registry.", key="quantize", value="int8")
 
 
-def quality_gate(name, chosen, kinds, eval_data, judge):
-    """The gate quantized artifacts must pass: accuracy on labelled data (classifiers), or a judge's
-    Fréchet distance (generators: a model with a latent input); None when neither is given."""
-    from keras_landmarks.export.parity import AccuracyGate, SampleGate
+def quality_gate(name, chosen, kinds, eval_data, judge, metric="accuracy"):
+    """The gate quantized artifacts must pass: `metric` on labelled data (a classifier's accuracy, a
+    language model's perplexity: `parity.GATES`), or a judge's Fréchet distance (generators: a model with
+    a latent input); None when neither is given."""
+    from keras_landmarks.export.parity import GATES, SampleGate
     from keras_landmarks.inputs import Latent
 
     if judge is None:
-        return AccuracyGate(*eval_data) if eval_data is not None else None
+        return GATES[metric](*eval_data) if eval_data is not None else None
     if not any(f.precision == "quantized" for f in chosen):
         raise ConfigError(f"A judge gates quantized generators, and none is asked for (--formats "
                           f"{','.join(f.name for f in chosen)}); add --quantize int8 or dynamic, or leave it out.",
@@ -247,7 +248,7 @@ def make_plan(model_or_name, *, formats, quantize, representative_data, eval_dat
     options.positive("bench_length", bench_length)
     options.positive("sequence_length", sequence_length)
     model, name, spec, config = resolve_model(model_or_name, overrides, weights)
-    run = None
+    run, metric = None, "accuracy"  # labelled data given by the caller is a classifier's
     if isinstance(model_or_name, (str, os.PathLike)) and str(model_or_name).endswith(".keras"):
         from keras_landmarks.training import runs
 
@@ -256,7 +257,8 @@ def make_plan(model_or_name, *, formats, quantize, representative_data, eval_dat
             entry, entry_config = runs.registry_entry(run, model_or_name)
             if entry is not None:
                 spec, config = entry, entry_config
-            if not runs.is_classification(run):
+            metric = runs.quality_metric(run)
+            if metric is None:
                 run = None
             elif eval_data is None and len(model.inputs) == 1 and any(f.precision == "quantized" for f in chosen):
                 eval_data = runs.evaluation_data(run)
@@ -269,7 +271,7 @@ def make_plan(model_or_name, *, formats, quantize, representative_data, eval_dat
         kinds = input_kinds(model, {**declared, **(inputs or {})})
     except ValueError as error:
         raise ConfigError(str(error), key="inputs", value=sorted(inputs or {})) from None
-    quality = quality_gate(name, chosen, kinds, eval_data, judge)
+    quality = quality_gate(name, chosen, kinds, eval_data, judge, metric)
     if sequence_length is not None:
         from keras_landmarks.inputs import has_dynamic_length
 

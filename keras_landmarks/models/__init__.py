@@ -20,4 +20,5 @@ from keras_landmarks.models import (  # noqa: F401
     transformer,
     vae,
     vgg,
+    word2vec,
 )

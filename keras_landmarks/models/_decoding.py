@@ -1,4 +1,5 @@
-"""Greedy and beam-search decoding for the sequence-to-sequence landmarks, in graph mode.
+"""Decoding in graph mode: greedy and beam search for the sequence-to-sequence landmarks, and the
+sampling step and serving signature of the language models' `generate`.
 
 A model supplies `step(tokens, step, state) -> (log_probs, state)`: given the tokens so far (N,
 max_length), with positions 0..step filled, it returns the next-token log-probabilities (N, V) and its
@@ -84,3 +85,27 @@ def repeat_rows(tensor, times):
     import tensorflow as tf
 
     return tf.repeat(tensor, times, axis=0)
+
+
+GENERATE_SIGNATURE = (("prompt_ids", [None, None], "int32"), ("max_new_tokens", [], "int32"),
+                      ("temperature", [], "float32"), ("top_k", [], "int32"), ("seed", [2], "int32"))
+
+
+def generate_signature():
+    """The `generate` signature's inputs: prompt_ids (B, T), max_new_tokens, temperature, top_k (0: the
+    whole vocabulary; 1: greedy) and a stateless seed (2,)."""
+    import tensorflow as tf
+
+    return [tf.TensorSpec(shape, getattr(tf, dtype), name=name) for name, shape, dtype in GENERATE_SIGNATURE]
+
+
+def sample_token(logits, temperature, top_k, seed):
+    """A token from `logits` (B, V) at `temperature`, among the `top_k` most likely (0: all). (B,) int32."""
+    import tensorflow as tf
+
+    logits = logits / temperature
+    vocab = tf.shape(logits)[-1]
+    k = tf.where(top_k > 0, tf.minimum(top_k, vocab), vocab)
+    kth = tf.math.top_k(logits, k=k).values[:, -1:]  # keep the k most likely tokens
+    logits = tf.where(logits < kth, tf.fill(tf.shape(logits), -1e9), logits)
+    return tf.cast(tf.random.stateless_categorical(logits, 1, seed=seed)[:, 0], tf.int32)

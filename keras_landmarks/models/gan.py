@@ -419,7 +419,7 @@ class GANTraining(Procedure):
                    clip=options.get("clip") if recipe.loss == "wasserstein" else None,
                    penalty=options.get("penalty", 10.0) if recipe.loss == "wasserstein_gp" else None, latent=latent)
 
-    def split(self, data, split, data_dir=None, manual_dir=None):
+    def split(self, data, split, data_dir=None, manual_dir=None, **model):
         """An image dataset, or 2-D points (`gaussians8`, for the toy generator)."""
         from keras_landmarks.training.data import data_split
 

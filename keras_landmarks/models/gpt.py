@@ -29,6 +29,7 @@ Deviations:
 import keras
 
 from keras_landmarks.layers.embeddings import PositionEmbedding
+from keras_landmarks.models._decoding import generate_signature, sample_token
 from keras_landmarks.layers.transformer import ReversibleEmbedding, TransformerEncoderBlock
 from keras_landmarks.models._text import TOKEN_TEST_CONFIG, check_transformer_config, init, token_input
 from keras_landmarks.inputs import PaddingMask, TokenIds
@@ -120,21 +121,7 @@ def make_generator(model, max_length=None):
             x = final(x)
         return embedding(x[:, -1:, :], reverse=True)[:, 0, :], new_caches  # next-token logits (B, V)
 
-    def sample(logits, temperature, top_k, seed):
-        logits = logits / temperature
-        vocab = tf.shape(logits)[-1]
-        k = tf.where(top_k > 0, tf.minimum(top_k, vocab), vocab)
-        kth = tf.math.top_k(logits, k=k).values[:, -1:]  # keep the k most likely tokens
-        logits = tf.where(logits < kth, tf.fill(tf.shape(logits), -1e9), logits)
-        return tf.cast(tf.random.stateless_categorical(logits, 1, seed=seed)[:, 0], tf.int32)
-
-    @tf.function(input_signature=[
-        tf.TensorSpec([None, None], tf.int32, name="prompt_ids"),
-        tf.TensorSpec([], tf.int32, name="max_new_tokens"),
-        tf.TensorSpec([], tf.float32, name="temperature"),
-        tf.TensorSpec([], tf.int32, name="top_k"),
-        tf.TensorSpec([2], tf.int32, name="seed"),
-    ])
+    @tf.function(input_signature=generate_signature())
     def generate(prompt_ids, max_new_tokens, temperature, top_k, seed):
         batch, prompt_length = tf.shape(prompt_ids)[0], tf.shape(prompt_ids)[1]
         tf.debugging.assert_greater(prompt_length, 0, message="the prompt must hold at least one token")
@@ -146,7 +133,7 @@ def make_generator(model, max_length=None):
         output = tf.TensorArray(tf.int32, size=max_new_tokens)
 
         def body(step, logits, caches, output):
-            token = sample(logits, temperature, top_k, seed + step)  # (B,)
+            token = sample_token(logits, temperature, top_k, seed + step)  # (B,)
             output = output.write(step, token)
             logits, caches = forward(token[:, None], caches, prompt_length + step)
             return step + 1, logits, caches, output

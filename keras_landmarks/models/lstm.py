@@ -20,8 +20,13 @@ gates only), whose layers then hold three gate blocks rather than four.
 Deviations:
 - Keras's LSTM has one bias per gate where the paper's Torch code has two (input-to-hidden and
   hidden-to-hidden); the count above is with one, the sum of the two being the same function.
-- The model reads a segment (`token_ids`, (batch, time)) from zero states. Carrying the state from one
-  35-step segment to the next, as the paper trains, is the training loop's part.
+- The model reads a segment (`token_ids`, (batch, time)) from zero states, and `train` (the
+  `language_model` procedure) visits 35-word segments in a shuffled order: the paper carries the state
+  from one segment to the next through the text.
+
+Training follows §4.1: SGD at rate 1 on each segment's summed loss (averaged over the batch of 20),
+gradients clipped at global norm 5 (large: 10), 35 unrolled steps; the medium model for 39 epochs, the
+rate divided by 1.2 each epoch after the 6th; the large one for 55, by 1.15 after the 14th.
 """
 
 import keras
@@ -29,7 +34,9 @@ import keras
 from keras_landmarks.config import check_positive, check_rate
 from keras_landmarks.inputs import TokenIds
 from keras_landmarks.layers import OriginalLSTMCell
+from keras_landmarks.models._decoding import generate_signature, sample_token
 from keras_landmarks.registry import Paper, register
+from keras_landmarks.training.recipe import Recipe
 
 PAPER = Paper(
     title="Recurrent Neural Network Regularization",
@@ -69,16 +76,80 @@ def LSTMLanguageModel(*, vocabulary_size: int = 10_000, hidden_dim: int = 650, n
     return keras.Model(tokens, logits, name=name)
 
 
+def make_generator(model):
+    """The `generate` serving signature: the prompt read step by step through each layer's cell, then
+    `max_new_tokens` tokens sampled one at a time (at `temperature`, among the `top_k` most likely; 1:
+    greedy), each fed back with the layers' carried states, in one `tf.while_loop`. Returns the prompt
+    and the new tokens, (B, T + max_new_tokens)."""
+    import tensorflow as tf
+
+    embedding, head = model.get_layer("embedding"), model.get_layer("logits")
+    cells = [layer.cell for layer in model.layers if isinstance(layer, keras.layers.RNN)]
+
+    def step(token, states):  # (B,) → next-token logits (B, V)
+        x = embedding(token)
+        carried = []
+        for cell, state in zip(cells, states):
+            x, state = cell(x, list(state), training=False)
+            carried.append(tuple(state))
+        return head(x), tuple(carried)
+
+    @tf.function(input_signature=generate_signature())
+    def generate(prompt_ids, max_new_tokens, temperature, top_k, seed):
+        batch, prompt_length = tf.shape(prompt_ids)[0], tf.shape(prompt_ids)[1]
+        check = tf.debugging.assert_greater(prompt_length, 0, message="the prompt must hold at least one token")
+        with tf.control_dependencies([check]):
+            prompt_ids = tf.identity(prompt_ids)
+        states = tuple(tuple(tf.zeros([batch, size]) for size in cell.state_size) for cell in cells)
+        logits = tf.zeros([batch, head.units])
+
+        def read(t, logits, states):
+            logits, states = step(prompt_ids[:, t], states)
+            return t + 1, logits, states
+
+        _, logits, states = tf.while_loop(lambda t, *_: t < prompt_length, read, (tf.constant(0), logits, states))
+        output = tf.TensorArray(tf.int32, size=max_new_tokens)
+
+        def body(t, logits, states, output):
+            token = sample_token(logits, temperature, top_k, seed + t)
+            logits, states = step(token, states)
+            return t + 1, logits, states, output.write(t, token)
+
+        _, _, _, output = tf.while_loop(lambda t, *_: t < max_new_tokens, body,
+                                        (tf.constant(0), logits, states, output))
+        new_tokens = tf.reshape(tf.transpose(output.stack()), [batch, max_new_tokens])
+        return {"token_ids": tf.concat([prompt_ids, new_tokens], axis=1)}
+
+    return generate
+
+
+def _signatures(model):
+    return {"generate": make_generator(model)}
+
+
 def _io(config):
     return {"inputs": {"token_ids": (None, None)}, "outputs": {"logits": (None, None, config["vocabulary_size"])}}
 
 
+def _recipe(epochs, constant, factor, clip):
+    def recipe(config):
+        return Recipe(optimizer="sgd", learning_rate=1.0, batch_size=20, epochs=epochs, schedule="steps",
+                      boundaries=tuple(k / epochs for k in range(constant, epochs)), decay_factor=1 / factor,
+                      clip_norm=clip, metrics=(), procedure="language_model",
+                      options={"segment": 35, "sum_over_time": True},
+                      source=f"Zaremba et al. 2014 §4.1: SGD at 1 on the summed loss of 35-step segments, batches "
+                             f"of 20, clipped at norm {clip:g}, {epochs} epochs, the rate divided by {factor:g} "
+                             f"each epoch after the {constant}th")
+
+    return recipe
+
+
 _SOURCE = ("§4.1's {size} PTB model, 10,000 words, two layers of {h}, untied softmax: embedding 10,000·{h} + "
            "2 · 4({h}·2·{h} + {h}) + softmax {h}·10,000 + 10,000.")
-for _name, _config, _params, _size in (
-        ("lstm_lm", {}, 19_775_200, "medium"),
+for _name, _config, _params, _size, _training in (
+        ("lstm_lm", {}, 19_775_200, "medium", _recipe(39, 6, 1.2, 5.0)),
         ("lstm_lm_large", {"hidden_dim": 1500, "dropout": 0.65, "init_scale": 0.04, "name": "lstm_lm_large"},
-         66_022_000, "large")):
+         66_022_000, "large", _recipe(55, 14, 1.15, 10.0))):
     register(
         _name,
         family="lstm",
@@ -91,5 +162,7 @@ for _name, _config, _params, _size in (
         io=_io,
         inputs=lambda config: {"token_ids": TokenIds(config["vocabulary_size"])},
         test_config={"vocabulary_size": 50, "hidden_dim": 8},
+        training=_training,
+        signatures=_signatures,
         description="Stacked LSTMs with dropout on the non-recurrent connections only.",
     )

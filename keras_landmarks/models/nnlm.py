@@ -15,15 +15,24 @@ direct connections, $|V|(1 + m + h) + h(1 + (n-1)m)$ without (§2). The register
 the paper's Brown-corpus one: $|V| = 16{,}383$, $n = 5$, $m = 30$, $h = 100$, with direct connections
 (4,124,233 parameters; 2,158,273 with `direct_connections=False`).
 
-Deviations: none in the network. The paper trained it with asynchronous parallel SGD on 1.2M words and
-mixed it with an interpolated trigram; the network here is the model alone.
+Training (`keras-landmarks train nnlm text_corpus`, the `language_model` procedure): next-word
+cross-entropy by SGD as in §4, the per-example rate $\\varepsilon_0 = 10^{-3}$ applied to a batch of 100
+as one step of $100\\,\\varepsilon_0 = 0.1$ on the batch's mean loss, and weight decay $10^{-4}$.
+
+Deviations: none in the network. In training: minibatches of 100 rather than one example per update
+(the paper's asynchronous parallel SGD), a constant rate (its decrease $\\varepsilon_0/(1 + rt)$ with
+$r = 10^{-8}$ changes it by under 2% over a run here), and the decay, decoupled (Keras's
+`weight_decay`), shrinks the biases too. The paper also mixed the network with an interpolated trigram;
+the model here is the network alone.
 """
 
 import keras
 
 from keras_landmarks.config import check_positive, fail
 from keras_landmarks.inputs import TokenIds
+from keras_landmarks.models._decoding import generate_signature, sample_token
 from keras_landmarks.registry import Paper, register
+from keras_landmarks.training.recipe import Recipe
 
 PAPER = Paper(
     title="A Neural Probabilistic Language Model",
@@ -58,10 +67,50 @@ def NNLM(*, vocabulary_size: int = 16_383, order: int = 5, embedding_dim: int = 
     return keras.Model(context, y, name=name)
 
 
+def make_generator(model):
+    """The `generate` serving signature: from a prompt of at least n−1 words, `max_new_tokens` words
+    sampled one at a time from the distribution given the n−1 before (at `temperature`, among the
+    `top_k` most likely; 1: greedy), in one `tf.while_loop`. (B, T + max_new_tokens)."""
+    import tensorflow as tf
+
+    context = int(model.inputs[0].shape[1])
+    probabilities = model.layers[-1].name == "probabilities"
+
+    @tf.function(input_signature=generate_signature())
+    def generate(prompt_ids, max_new_tokens, temperature, top_k, seed):
+        check = tf.debugging.assert_greater_equal(tf.shape(prompt_ids)[1], context,
+                                                  message=f"the prompt must hold at least n − 1 = {context} words")
+        with tf.control_dependencies([check]):
+            prompt_ids = tf.identity(prompt_ids)
+
+        def body(t, tokens):
+            outputs = model(tokens[:, -context:], training=False)
+            logits = tf.math.log(tf.maximum(outputs, 1e-30)) if probabilities else outputs
+            token = sample_token(logits, temperature, top_k, seed + t)
+            return t + 1, tf.concat([tokens, token[:, None]], axis=1)
+
+        _, tokens = tf.while_loop(lambda t, _: t < max_new_tokens, body, (tf.constant(0), prompt_ids),
+                                  shape_invariants=(tf.TensorShape([]), tf.TensorShape([None, None])))
+        return {"token_ids": tokens}
+
+    return generate
+
+
+def _signatures(model):
+    return {"generate": make_generator(model)}
+
+
 def _io(config):
     output = "probabilities" if config["classifier_activation"] is not None else "logits"
     return {"inputs": {"context_ids": (None, config["order"] - 1)},
             "outputs": {output: (None, config["vocabulary_size"])}}
+
+
+def _recipe(config):
+    return Recipe(optimizer="sgd", learning_rate=0.1, weight_decay=1e-4, batch_size=100, epochs=10, metrics=(),
+                  procedure="language_model",
+                  source="Bengio et al. 2003 §4: SGD at ε₀ = 10⁻³ per example (0.1 per batch of 100, the batch's "
+                         "mean loss), weight decay 10⁻⁴; next-word cross-entropy")
 
 
 register(
@@ -77,5 +126,7 @@ register(
     io=_io,
     inputs=lambda config: {"context_ids": TokenIds(config["vocabulary_size"])},
     test_config={"vocabulary_size": 50, "order": 4, "embedding_dim": 6, "hidden_dim": 8},
+    training=_recipe,
+    signatures=_signatures,
     description="A shared word-feature table, a tanh hidden layer and direct connections to the softmax.",
 )

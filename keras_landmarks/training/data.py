@@ -6,7 +6,8 @@
   standardised with the training split's per-channel mean and standard deviation for models that take
   normalised images. It is recorded in the run's `train.json`, so `convert` evaluates the trained model
   on data prepared the same way.
-- `Stream`: epoch e visits the training split in the order `default_rng([seed, e]).permutation(n)`, in
+- `Stream`: the examples (images, points or token windows, with their labels: a class, or the next
+  tokens) of the training split; epoch e visits them in the order `default_rng([seed, e]).permutation(n)`, in
   full batches (the last partial batch is dropped, so every step has the same shape). The order
   depends only on (seed, epoch), so a run resumed at step k reads exactly the batches the uninterrupted
   run read from step k on.
@@ -55,6 +56,7 @@ class Preprocessing:
     value_range: tuple | None  # the model's pixel range; None: standardise with mean / std
     mean: tuple = ()
     std: tuple = ()
+    dtype: str = "float32"  # what a model without images takes: float32 vectors, int32 token ids
 
     @classmethod
     def for_model(cls, model, train_images):
@@ -96,12 +98,17 @@ class Preprocessing:
         """For vector data (2-D points): float32, unchanged (`size` is empty)."""
         return cls((), 0, None)
 
+    @classmethod
+    def tokens(cls):
+        """For token ids (a language model's windows): int32, unchanged."""
+        return cls((), 0, None, dtype="int32")
+
     def __call__(self, images):
         """A batch of uint8 images as the model takes them (a tf.Tensor; works in tf.data and eagerly)."""
-        if not self.size:  # vectors
+        if not self.size:  # vectors or token ids
             import tensorflow as tf
 
-            return tf.cast(images, tf.float32)
+            return tf.cast(images, self.dtype)
         x = self._fit(images)
         if self.value_range is not None:
             low, high = self.value_range
@@ -115,7 +122,7 @@ class Preprocessing:
     def from_dict(cls, data):
         return cls(tuple(data["size"]), int(data["channels"]),
                    tuple(data["value_range"]) if data.get("value_range") else None,
-                   tuple(data.get("mean", ())), tuple(data.get("std", ())))
+                   tuple(data.get("mean", ())), tuple(data.get("std", ())), data.get("dtype", "float32"))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -154,7 +161,8 @@ class Stream:
                 index = orders[epoch][within * b : (within + 1) * b][index_of * width : (index_of + 1) * width]
                 yield self.images[index], self.labels[index]
 
-        signature = (tf.TensorSpec((width, *self.images.shape[1:]), tf.uint8), tf.TensorSpec((width,), tf.int64))
+        signature = (tf.TensorSpec((width, *self.images.shape[1:]), tf.as_dtype(self.images.dtype)),
+                     tf.TensorSpec((width, *self.labels.shape[1:]), tf.as_dtype(self.labels.dtype)))
         dataset = tf.data.Dataset.from_generator(generate, output_signature=signature)
         return dataset.map(lambda x, y: (preprocess(x), y)).prefetch(2)
 

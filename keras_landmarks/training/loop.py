@@ -4,6 +4,7 @@ The run folder (`--out`, default `runs/<model>`) holds:
 
     train.json        what was run (model, overrides, data, recipe, seed, preprocessing) and its results
     <model>.keras     the trained model: the input of `keras-landmarks convert`
+    vocabulary.txt    what a procedure writes beside it (a language model's words; train.json's `assets`)
     history.json      per-epoch metrics (train and held-out) and the training loss along the steps
     curves.png        those curves
     checkpoints/      step-XXXXXXXX.npz, the last two (every --checkpoint-every steps and each epoch end)
@@ -202,8 +203,8 @@ def train(model, data, *, out=None, epochs=None, steps=None, batch_size=None, op
 
     Args:
         model: a registry name (`build(model, **overrides)`; `num_classes` follows the dataset unless set).
-        data: a dataset name of `keras_landmarks.datasets` (images: digits, mnist_5k, fashion_mnist);
-            trains on its `train` split, reports on `test`.
+        data: a dataset name of `keras_landmarks.datasets` (images: digits, mnist_5k, fashion_mnist;
+            text for language models: text_corpus); trains on its `train` split, reports on `test`.
         loss: the objective, where the procedure offers several (a GAN's "minimax" or "non_saturating";
             `info` shows the recipe's).
         out: the run folder (default `runs/<model>`); an existing run there needs `resume` or `overwrite`.
@@ -297,8 +298,9 @@ def _prepare(spec, data, out, epochs, steps, batch_size, optimizer, learning_rat
                               key="out", value=str(out))
         shutil.rmtree(out)
 
-    train_x, train_y, classes = procedure.split(data, "train", data_dir, manual_dir)
-    test_x, test_y, _ = procedure.split(data, "test", data_dir, manual_dir)
+    model = {"spec": spec, "config": spec.full_config(**(overrides or {})), "recipe": recipe}
+    train_x, train_y, classes = procedure.split(data, "train", data_dir, manual_dir, **model)
+    test_x, test_y, _ = procedure.split(data, "test", data_dir, manual_dir, **model)
     overrides = procedure.configure(spec, overrides or {}, classes)
     given["overrides"] = overrides
     per_step = procedure.images_per_step(recipe)
@@ -336,6 +338,9 @@ def _prepare(spec, data, out, epochs, steps, batch_size, optimizer, learning_rat
         record["weights"] = net.weights_report
     if writes:
         out.mkdir(parents=True, exist_ok=True)
+        assets = procedure.write_assets(out, data, data_dir, manual_dir, **model)
+        if assets:
+            record["assets"] = list(assets)
         _write_json(out / "train.json", record)
     return Run(name, out, net, recipe, stream, prep, evaluation_batches(test_x, test_y, prep), (test_x, test_y),
                total, record, history, step_log, start, checkpoint_every, strategy_object, writes, procedure,

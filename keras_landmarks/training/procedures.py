@@ -8,7 +8,8 @@ networks against each other: for them the paper *is* the procedure. A procedure 
 - what is built and compiled (`build`): the registry model itself for a classifier; for a VAE or a GAN
   a `keras.Model` with its own `train_step` that holds the paper's networks (STYLE §8), with the
   optimizers a checkpoint must hold and the models the run saves for `convert`;
-- which datasets it reads (`split`: image datasets; a GAN also 2-D points);
+- which datasets it reads and how (`split`: image datasets; a GAN also 2-D points; a language model
+  windows of token ids), and what the run writes beside its models (`write_assets`: a vocabulary);
 - how many training images one step reads (WGAN's critic takes several batches per generator step);
 - how images are prepared for it (`preprocessing`: to the classifier's input, or to the generator's
   output range);
@@ -46,6 +47,8 @@ class Procedure:
 
     name = ""
     losses = ()
+    quality_metric = None  # what gates a run's int8 artifacts on its held-out split (export.parity.GATES)
+    gate_examples = None  # how many held-out examples that gate reads (None: all)
     precisions = ("float32", "mixed_float16", "mixed_bfloat16")
     strategies = ("none", "mirrored", "multi-worker")
 
@@ -61,11 +64,17 @@ class Procedure:
             raise ConfigError(f"{self.name} training runs with --strategy {' or '.join(self.strategies)}, not "
                               f"{strategy!r}.", key="strategy", value=strategy)
 
-    def split(self, data, split, data_dir=None, manual_dir=None):
-        """(inputs, labels, number of classes) of a dataset's split: an image dataset by default."""
+    def split(self, data, split, data_dir=None, manual_dir=None, *, spec=None, config=None, recipe=None):
+        """(inputs, labels, number of classes) of a dataset's split, as the model `spec` at `config`
+        trains on it with `recipe`: an image dataset by default."""
         from keras_landmarks.training.data import image_split
 
         return image_split(data, split, data_dir, manual_dir)
+
+    def write_assets(self, folder, data, data_dir=None, manual_dir=None, *, spec=None, config=None, recipe=None):
+        """Write what the run's models need beside them into `folder` (a language model's vocabulary)
+        and return the file names; nothing by default."""
+        return []
 
     def configure(self, spec, overrides, classes):
         """The build overrides, completed from the dataset (a classifier's number of classes)."""
@@ -147,6 +156,7 @@ class Classification(Procedure):
 
     name = "classification"
     losses = ("sparse_categorical_crossentropy",)
+    quality_metric = "accuracy"
 
     def check(self, recipe, precision, strategy):
         if recipe.loss is not None:  # None: the model's own train_step computes its loss
@@ -231,3 +241,6 @@ def write_points(points, path):
     plt.close(figure)
     os.replace(partial, path)
     return path
+
+
+from keras_landmarks.training import language  # noqa: E402,F401  (registers language_model)

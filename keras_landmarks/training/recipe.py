@@ -18,7 +18,7 @@ import keras
 from keras_landmarks.errors import ConfigError
 
 OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop", "adagrad")
-SCHEDULES = ("constant", "steps", "cosine", "warmup_linear")
+SCHEDULES = ("constant", "steps", "cosine", "warmup_linear", "linear")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -27,8 +27,10 @@ class Recipe:
     beta_2 (adam, adamw);
     weight_decay: Keras's decoupled decay (for SGD, w ← w − lr·wd·w each step, the paper's L2 term
     without its interaction with momentum); schedule: one of SCHEDULES, with `boundaries` (fractions of
-    the run where the rate divides by `decay_factor`) or `warmup` (fraction of the run); source: where
-    the values come from."""
+    the run where the rate divides by `decay_factor`) or `warmup` (fraction of the run); "linear" falls
+    to 10⁻⁴ of the rate at the end (word2vec); clip_norm: the
+    gradients' global norm is clipped to it (Keras's `global_clipnorm`; Zaremba et al.'s 5); source:
+    where the values come from."""
 
     optimizer: str = "adam"
     learning_rate: float = 1e-3
@@ -41,6 +43,7 @@ class Recipe:
     boundaries: tuple = ()
     decay_factor: float = 0.1
     warmup: float = 0.0
+    clip_norm: float | None = None
     batch_size: int = 128
     epochs: int = 10
     loss: str | None = "sparse_categorical_crossentropy"
@@ -84,6 +87,8 @@ def learning_rate(recipe, total_steps):
         return keras.optimizers.schedules.PiecewiseConstantDecay(bounds, values)
     if recipe.schedule == "cosine":
         return keras.optimizers.schedules.CosineDecay(lr, total)
+    if recipe.schedule == "linear":  # word2vec: down to 10⁻⁴ of the rate at the end of the run
+        return keras.optimizers.schedules.PolynomialDecay(lr, total, end_learning_rate=lr * 1e-4, power=1.0)
     warm = max(1, int(round(recipe.warmup * total)))  # warmup_linear: BERT's warm-up, then linear decay
     return WarmupLinear(lr, warm, total)
 
@@ -108,14 +113,14 @@ class WarmupLinear(keras.optimizers.schedules.LearningRateSchedule):
 def optimizer(recipe, total_steps):
     """A Keras optimizer as the recipe says."""
     rate = learning_rate(recipe, total_steps)
-    decay = recipe.weight_decay
+    common = {"weight_decay": recipe.weight_decay, "global_clipnorm": recipe.clip_norm}
     if recipe.optimizer == "sgd":
-        return keras.optimizers.SGD(rate, momentum=recipe.momentum, nesterov=recipe.nesterov, weight_decay=decay)
+        return keras.optimizers.SGD(rate, momentum=recipe.momentum, nesterov=recipe.nesterov, **common)
     if recipe.optimizer == "adam":
-        return keras.optimizers.Adam(rate, beta_1=recipe.beta_1, beta_2=recipe.beta_2, weight_decay=decay)
+        return keras.optimizers.Adam(rate, beta_1=recipe.beta_1, beta_2=recipe.beta_2, **common)
     if recipe.optimizer == "adamw":
-        return keras.optimizers.AdamW(rate, beta_1=recipe.beta_1, beta_2=recipe.beta_2,
-                                      weight_decay=0.01 if decay is None else decay)
+        common["weight_decay"] = 0.01 if recipe.weight_decay is None else recipe.weight_decay
+        return keras.optimizers.AdamW(rate, beta_1=recipe.beta_1, beta_2=recipe.beta_2, **common)
     if recipe.optimizer == "adagrad":
-        return keras.optimizers.Adagrad(rate, weight_decay=decay)
-    return keras.optimizers.RMSprop(rate, momentum=recipe.momentum, weight_decay=decay)
+        return keras.optimizers.Adagrad(rate, **common)
+    return keras.optimizers.RMSprop(rate, momentum=recipe.momentum, **common)

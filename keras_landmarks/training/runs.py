@@ -2,7 +2,8 @@
 
 `keras-landmarks convert runs/lenet5/lenet5.keras --quantize int8` finds `train.json` beside the file:
 int8 ranges are calibrated on the run's training split and the quantized artifacts are gated on the
-held-out split's accuracy, both prepared exactly as training prepared them. Any network a run saved
+held-out split (a classifier's accuracy, a language model's perplexity), both prepared exactly as
+training prepared them. Any network a run saved
 (`runs/dcgan/dcgan.keras`, `dcgan_discriminator.keras`) converts with its registry entry's declared
 inputs, so a generator's parity and calibration inputs come from its latent prior.
 """
@@ -31,10 +32,17 @@ def record_for(path):
     return record
 
 
-def is_classification(record):
-    """A classifier's run: its data calibrates int8 and its held-out split gates it (a generator's run
-    has no images for its latent input: convert draws those from their declared kind)."""
-    return record.get("procedure", "classification") == "classification"
+def procedure_of(record):
+    from keras_landmarks.training.procedures import get_procedure
+
+    return get_procedure(record.get("procedure", "classification"))
+
+
+def quality_metric(record):
+    """What gates the run's quantized artifacts on its held-out split: "accuracy" (a classifier),
+    "perplexity" (a language model), or None (a generator's run: its latent input has no data; convert
+    draws it from its declared kind, and a judge can gate it)."""
+    return procedure_of(record).quality_metric
 
 
 def registry_entry(record, path):
@@ -58,24 +66,37 @@ def registry_entry(record, path):
 
 
 def _split(record, split):
-    from keras_landmarks.training.data import Preprocessing, image_split
+    """(inputs, labels, Preprocessing) of the run's dataset split, as its procedure read it."""
+    from keras_landmarks import registry
+    from keras_landmarks.training.data import Preprocessing
+    from keras_landmarks.training.recipe import Recipe
 
     options = record["options"]
-    images, labels, _ = image_split(options["data"], split, options.get("data_dir"), options.get("manual_dir"))
-    return images, labels, Preprocessing.from_dict(record["preprocessing"])
+    spec = registry.get_spec(options["model"])
+    overrides = {k: tuple(v) if isinstance(v, list) else v for k, v in (options.get("overrides") or {}).items()}
+    recipe = Recipe(**{k: tuple(v) if isinstance(v, list) else v for k, v in options["recipe"].items()})
+    inputs, labels, _ = procedure_of(record).split(options["data"], split, options.get("data_dir"),
+                                                   options.get("manual_dir"), spec=spec,
+                                                   config=spec.full_config(**overrides), recipe=recipe)
+    return inputs, labels, Preprocessing.from_dict(record["preprocessing"])
 
 
 def evaluation_data(record):
-    """(inputs float32, labels) of the run's held-out split, as the model takes them."""
-    images, labels, prep = _split(record, "test")
-    return np.asarray(prep(images), np.float32), labels
+    """(inputs, labels) of the run's held-out split as the model takes them: all of it, or a fixed random
+    `gate_examples` of it where the procedure says so (a language model's 170,000 windows)."""
+    inputs, labels, prep = _split(record, "test")
+    limit = procedure_of(record).gate_examples
+    if limit and len(labels) > limit:
+        chosen = np.sort(np.random.default_rng(0).permutation(len(labels))[:limit])
+        inputs, labels = inputs[chosen], labels[chosen]
+    return np.asarray(prep(inputs)), labels
 
 
 def calibration_samples(record, input_name, count=CALIBRATION_SAMPLES):
     """[{input_name: one example}]: `count` examples of the run's training split in a fixed random order."""
-    images, _, prep = _split(record, "train")
-    chosen = np.random.default_rng(0).permutation(len(images))[:count]
-    x = np.asarray(prep(images[chosen]), np.float32)
+    inputs, _, prep = _split(record, "train")
+    chosen = np.random.default_rng(0).permutation(len(inputs))[:count]
+    x = np.asarray(prep(inputs[chosen]))
     return [{input_name: x[i : i + 1]} for i in range(len(x))]
 
 

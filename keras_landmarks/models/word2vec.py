@@ -1,0 +1,393 @@
+"""word2vec: the continuous bag-of-words and skip-gram models, trained by negative sampling.
+
+- Mikolov, Chen, Corrado & Dean. "Efficient Estimation of Word Representations in Vector Space."
+  ICLR workshop 2013. https://arxiv.org/abs/1301.3781
+- Mikolov, Sutskever, Chen, Corrado & Dean. "Distributed Representations of Words and Phrases and
+  their Compositionality." NeurIPS 2013. https://arxiv.org/abs/1310.4546
+
+Both models are two matrices: the input vectors $v_w$ (the word vectors users keep) and the output
+vectors $v'_w$, $|V| \\times d$ each ($2|V|d$ parameters). The skip-gram model (`word2vec_skipgram`)
+predicts each word within a window of the centre word from that word's vector; CBOW
+(`word2vec_cbow`) predicts the centre word from the average of its context words' vectors (the
+projection layer shared by all positions, order ignored). The forward pass is the papers' full
+softmax over the vocabulary,
+
+$$p(w_O \\mid w_I) = \\frac{\\exp({v'_{w_O}}^\\top v_{w_I})}{\\sum_{w=1}^{|V|} \\exp({v'_w}^\\top v_{w_I})}
+\\quad\\text{(eq. 2)},$$
+
+and training replaces it by negative sampling (eq. 4): for each pair, with $k$ noise words drawn from
+the unigram distribution raised to ¾,
+
+$$\\log \\sigma({v'_{w_O}}^\\top v_{w_I}) + \\sum_{i=1}^{k} \\mathbb{E}_{w_i \\sim P_n(w)}
+\\big[\\log \\sigma(-{v'_{w_i}}^\\top v_{w_I})\\big].$$
+
+The training procedure (`word2vec`, `keras-landmarks train word2vec_skipgram --data text_corpus`)
+follows the papers and their C tool: frequent words discarded with probability $1 - \\sqrt{t / f(w)}$,
+a window of random size R in [1, C] around each word (C = 5), k = 5 noise words, five epochs of SGD
+whose rate falls linearly from 0.025 (CBOW: 0.05) to 10⁻⁴ of it over the run, one pair at a time:
+here the batch's *summed* loss, so each pair moves the vectors as its own SGD step would. The
+threshold is the tool's default t = 10⁻³; the paper's 10⁻⁵ is for its billion-word corpora, and on
+`text_corpus`'s 1.9M words it leaves too few pairs to learn from (gensim's own skip-gram, five epochs:
+0.5% of the in-vocabulary analogies at 10⁻⁵, 9.6% at 10⁻³; `recipe.options["sample"]` sets it). Input vectors start
+uniform in ±0.5/d and output vectors at zero (the C tool). The run folder holds `vectors.txt` in the
+word2vec text format (`gensim.models.KeyedVectors.load_word2vec_format` reads it) beside the model.
+
+The registered configuration is the first paper's Google News setting (§4.2): the 1,000,000 most
+frequent words, 300 dimensions: 600,000,000 parameters; CBOW reads 4 words either side (§3.1).
+
+Deviations:
+- Hierarchical softmax (the other objective of both papers) is not implemented.
+- The sub-sampling and the windows are drawn once (with a fixed seed), not again in each epoch;
+  the papers' runs are one to three epochs.
+- Pairs are applied a batch at a time (the C tool's threads apply them one by one, without locks).
+- CBOW's update follows the tool, not the gradient: each context word's vector moves by the error of
+  the mean whole, not divided by the number of context words.
+"""
+
+import functools
+
+import keras
+import numpy as np
+from keras import ops
+
+from keras_landmarks.config import check_positive
+from keras_landmarks.errors import ConfigError
+from keras_landmarks.inputs import TokenIds
+from keras_landmarks.registry import Paper, register
+from keras_landmarks.training.procedures import Built, Procedure, register_procedure
+from keras_landmarks.training.recipe import Recipe
+
+PAPER = Paper(
+    title="Efficient Estimation of Word Representations in Vector Space",
+    authors="Tomas Mikolov, Kai Chen, Greg Corrado, Jeffrey Dean",
+    year=2013,
+    venue="ICLR workshop 2013; negative sampling and sub-sampling: NeurIPS 2013 (arXiv 1310.4546)",
+    url="https://arxiv.org/abs/1301.3781",
+    extends=("neural probabilistic language model (Bengio et al. 2003)", "log-bilinear models"),
+    adopted_by=("glove", "fasttext", "elmo", "node2vec"),
+)
+
+PAD = 0  # the vocabulary's <unk>: dropped from the training stream, so free to pad CBOW's short windows
+
+
+@keras.saving.register_keras_serializable(package="keras_landmarks")
+class OutputVectors(keras.layers.Layer):
+    """The output vectors $v'_w$ ($|V| \\times d$, starting at zero): `call(h)` gives the scores
+    $h^\\top v'_w$ of every word (the full softmax's logits); `lookup(ids)` the rows negative sampling
+    reads, whose gradients are sparse."""
+
+    def __init__(self, vocabulary_size, dim, **kwargs):
+        super().__init__(**kwargs)
+        self.vocabulary_size, self.dim = int(vocabulary_size), int(dim)
+
+    def build(self, input_shape):
+        self.vectors = self.add_weight(shape=(self.vocabulary_size, self.dim), initializer="zeros", name="vectors")
+
+    def call(self, h):
+        return ops.matmul(h, ops.transpose(self.vectors))
+
+    def lookup(self, ids):
+        return ops.take(self.vectors, ids, axis=0)
+
+    def get_config(self):
+        return {**super().get_config(), "vocabulary_size": self.vocabulary_size, "dim": self.dim}
+
+
+@keras.saving.register_keras_serializable(package="keras_landmarks")
+class ContextMean(keras.layers.Layer):
+    """CBOW's projection: the mean of the context words' vectors, padding (id 0) left out."""
+
+    def call(self, vectors, ids):
+        mask = ops.cast(ops.not_equal(ids, PAD), vectors.dtype)[..., None]
+        return ops.sum(vectors * mask, axis=1) / ops.maximum(ops.sum(mask, axis=1), 1.0)
+
+
+def Word2Vec(*, vocabulary_size: int = 1_000_000, embedding_dim: int = 300, architecture: str = "skipgram",
+             window: int = 5, name: str = "word2vec_skipgram"):
+    """`architecture="skipgram"`: `word_ids` (batch,) → `vectors` $v_w$ and `logits` over the context
+    word. `"cbow"`: `context_ids` (batch, 2·window; 0 pads) → `vectors` (their mean) and `logits` over
+    the centre word."""
+    for key, value in (("vocabulary_size", vocabulary_size), ("embedding_dim", embedding_dim), ("window", window)):
+        check_positive(name, key, value)
+    if architecture not in ("skipgram", "cbow"):
+        raise ConfigError(f"Unknown word2vec architecture {architecture!r}. Allowed: skipgram, cbow.",
+                          key="architecture", value=architecture)
+    initializer = keras.initializers.RandomUniform(-0.5 / embedding_dim, 0.5 / embedding_dim)
+    table = keras.layers.Embedding(vocabulary_size, embedding_dim, embeddings_initializer=initializer,
+                                   name="input_vectors")
+    if architecture == "skipgram":
+        ids = keras.Input(shape=(), dtype="int32", name="word_ids")
+        h = table(ids)
+    else:
+        ids = keras.Input(shape=(2 * window,), dtype="int32", name="context_ids")
+        h = ContextMean(name="context_mean")(table(ids), ids)
+    h = keras.layers.Identity(name="vectors")(h)
+    logits = OutputVectors(vocabulary_size, embedding_dim, name="output_vectors")(h)
+    logits = keras.layers.Identity(name="logits")(logits)
+    return keras.Model(ids, {"vectors": h, "logits": logits}, name=name)
+
+
+class Word2VecTrainer(keras.Model):
+    """Negative sampling around a word2vec model: each example is (input, the word to predict); the loss
+    is eq. 4 negated, summed over the batch. `noise`: the noise distribution $P_n(w)$ over the
+    vocabulary (unigram^¾)."""
+
+    def __init__(self, net, noise, negatives=5, seed=0, **kwargs):
+        super().__init__(**kwargs)
+        self.net, self.negatives = net, int(negatives)
+        self.cdf = np.cumsum(np.asarray(noise, np.float64) / np.sum(noise)).astype(np.float32)
+        self.noise = keras.random.SeedGenerator(seed)
+        self.tracker = keras.metrics.Mean(name="loss")
+        self.table = net.get_layer("input_vectors")
+        self.outputs_layer = net.get_layer("output_vectors")
+        self.cbow = net.inputs[0].name == "context_ids"
+
+    @property
+    def metrics(self):
+        return [self.tracker]
+
+    def call(self, inputs, training=False):
+        return self.net(inputs, training=training)
+
+    def projection(self, inputs):
+        """The input vector (skip-gram), or the mean of the context vectors (CBOW), whose error goes back
+        to each context word whole, as the word2vec tool and gensim apply it (the mean's own gradient is
+        that divided by the number of context words)."""
+        vectors = self.table(inputs)
+        if not self.cbow:
+            return vectors
+        mean = self.net.get_layer("context_mean")(vectors, inputs)
+        total = ops.sum(vectors * ops.cast(ops.not_equal(inputs, PAD), vectors.dtype)[..., None], axis=1)
+        return total + ops.stop_gradient(mean - total)
+
+    def pair_loss(self, inputs, targets, seed):
+        """The negated eq. 4 of each pair, (batch,)."""
+        h = self.projection(inputs)  # (B, d)
+        batch = ops.shape(targets)[0]
+        u = keras.random.uniform((batch * self.negatives,), seed=seed)
+        noise = ops.minimum(ops.searchsorted(self.cdf, u), len(self.cdf) - 1)  # inverse CDF: ~ P_n(w)
+        noise = ops.reshape(noise, (batch, self.negatives))
+        positive = ops.sum(self.outputs_layer.lookup(targets) * h, axis=-1)
+        negative = ops.einsum("bkd,bd->bk", self.outputs_layer.lookup(noise), h)
+        return ops.softplus(-positive) + ops.sum(ops.softplus(negative), axis=-1)
+
+    def train_step(self, data):
+        import tensorflow as tf
+
+        inputs, targets = data
+        with tf.GradientTape() as tape:
+            loss = ops.sum(self.pair_loss(inputs, targets, self.noise))
+        variables = self.trainable_variables
+        self.optimizer.apply(tape.gradient(loss, variables), variables)
+        self.tracker.update_state(loss / ops.cast(ops.shape(targets)[0], loss.dtype))
+        return {"loss": self.tracker.result()}
+
+
+# --- the training stream ------------------------------------------------------------------------------
+
+
+@functools.lru_cache(maxsize=2)
+def word_stream(data, size, split, data_dir=None, manual_dir=None):
+    """(ids, document starts): the split's words under the training vocabulary of `size`, unknown words
+    and document ends dropped (the C tool skips words outside its vocabulary)."""
+    from keras_landmarks.tokenizers import corpus_documents
+    from keras_landmarks.training.language import vocabulary
+
+    vocab = vocabulary(data, size, data_dir, manual_dir)
+    parts = [ids[ids > 1] for ids in (vocab.encode(d) for d in corpus_documents(data, split, data_dir, manual_dir))]
+    starts = np.cumsum([0] + [len(p) for p in parts[:-1]])
+    return np.concatenate(parts).astype(np.int32), starts
+
+
+def keep_probability(counts, t):
+    """The papers' sub-sampling: word w is kept with probability min(1, √(t / f(w)))."""
+    counts = np.asarray(counts, np.float64)
+    frequency = counts / counts.sum()
+    with np.errstate(divide="ignore"):
+        return np.minimum(1.0, np.sqrt(t / np.maximum(frequency, 1e-300)))
+
+
+def training_pairs(ids, starts, counts, architecture, window, t, seed):
+    """(inputs, targets): sub-sampled words, each with a window of random size R in [1, window] (not
+    crossing a document start). Skip-gram: (centre, context word) pairs; CBOW: (the 2·window context
+    ids, 0-padded; the centre)."""
+    rng = np.random.default_rng(seed)
+    kept = rng.random(len(ids)) < keep_probability(counts, t)[ids]
+    document = np.searchsorted(starts, np.arange(len(ids)), side="right") - 1
+    ids, document = ids[kept], document[kept]
+    n = len(ids)
+    reach = rng.integers(1, window + 1, n)  # R for each centre
+    offsets = [o for o in range(-window, window + 1) if o]
+    if architecture == "skipgram":
+        centres, contexts = [], []
+        for o in offsets:
+            i = np.arange(max(0, -o), min(n, n - o))
+            ok = (abs(o) <= reach[i]) & (document[i] == document[i + o])
+            centres.append(ids[i[ok]])
+            contexts.append(ids[i[ok] + o])
+        return np.concatenate(centres), np.concatenate(contexts)
+    context = np.full((n, len(offsets)), PAD, np.int32)
+    for column, o in enumerate(offsets):
+        i = np.arange(max(0, -o), min(n, n - o))
+        ok = (abs(o) <= reach[i]) & (document[i] == document[i + o])
+        context[i[ok], column] = ids[i[ok] + o]
+    has_context = (context != PAD).any(1)
+    return context[has_context], ids[has_context]
+
+
+class Word2VecTraining(Procedure):
+    """Negative sampling on a text dataset's sub-sampled word stream; held-out: the same loss on the test
+    split's pairs, and the vectors' analogy accuracy and word-similarity correlation (gensim's
+    evaluations, restricted to the vocabulary)."""
+
+    name = "word2vec"
+    losses = ("negative_sampling",)
+    strategies = ("none",)
+    precisions = ("float32",)
+
+    def split(self, data, split, data_dir=None, manual_dir=None, *, spec=None, config=None, recipe=None):
+        from keras_landmarks.training.language import vocabulary
+
+        size = config["vocabulary_size"]
+        vocab = vocabulary(data, size, data_dir, manual_dir)
+        self._vocabulary = vocab  # `build` (next) draws the noise words from its counts
+        ids, starts = word_stream(data, size, split, data_dir, manual_dir)
+        counts = np.array([vocab.counts[w] for w in vocab.tokens], np.float64)
+        options = recipe.options
+        x, y = training_pairs(ids, starts, counts, config["architecture"], config["window"],
+                              options.get("sample", 1e-3), options.get("pair_seed", 0) + (split != "train"))
+        return x, y, size
+
+    def write_assets(self, folder, data, data_dir=None, manual_dir=None, *, spec=None, config=None, recipe=None):
+        from keras_landmarks.training.language import vocabulary
+
+        vocabulary(data, config["vocabulary_size"], data_dir, manual_dir).save(folder / "vocabulary.txt")
+        return ["vocabulary.txt"]
+
+    def build(self, spec, overrides, weights, recipe, total_steps, classes):
+        from keras_landmarks import registry
+        from keras_landmarks.training.recipe import optimizer
+
+        net = registry.build(spec.name, weights=weights, **overrides)
+        vocab = self._vocabulary
+        if len(vocab) != net.get_layer("output_vectors").vocabulary_size:
+            raise ConfigError(f"{spec.name} was split for a vocabulary of {len(vocab)} words, not "
+                              f"{net.get_layer('output_vectors').vocabulary_size}.", key="vocabulary_size",
+                              value=len(vocab))
+        counts = np.array([vocab.counts[w] if i > 1 else 0 for i, w in enumerate(vocab.tokens)], np.float64)
+        trainer = Word2VecTrainer(net, counts**0.75, negatives=recipe.options.get("negatives", 5))
+        trainer.vocabulary = vocab
+        trainer.compile(optimizer=optimizer(recipe, total_steps))
+        return Built(trainer, [(trainer.optimizer, net.trainable_variables)], {spec.name: net})
+
+    def preprocessing(self, built, train_images):
+        from keras_landmarks.training.data import Preprocessing
+
+        return Preprocessing.tokens()
+
+    def evaluate(self, trainer, batches):
+        total, count = 0.0, 0
+        for i, (x, y) in enumerate(batches):
+            total += float(ops.sum(trainer.pair_loss(x, y, seed=1000 + i)))
+            count += len(y)
+        return {"loss": total / count, **vector_scores(word_vectors(trainer.net), trainer.vocabulary.tokens)}
+
+    def snapshot(self, trainer, folder, step):
+        write_vectors(word_vectors(trainer.net), trainer.vocabulary.tokens, folder / "vectors.txt")
+
+
+def word_vectors(net):
+    """The input vectors $v_w$ of a word2vec model, (|V|, d)."""
+    return keras.ops.convert_to_numpy(net.get_layer("input_vectors").embeddings)
+
+
+def keyed_vectors(vectors, tokens):
+    """gensim `KeyedVectors` of the words (the special tokens <unk>, <eod> left out)."""
+    from gensim.models import KeyedVectors
+
+    kv = KeyedVectors(vectors.shape[1])
+    kv.add_vectors(tokens[2:], vectors[2:])
+    return kv
+
+
+def vector_scores(vectors, tokens):
+    """Analogy accuracy (Mikolov et al.'s questions whose four words are in the vocabulary, 3CosAdd, case
+    folded) and Spearman correlations with WordSim-353 and SimLex-999, computed by gensim."""
+    import contextlib
+    import io
+    import logging
+
+    from keras_landmarks.datasets.text import _gensim_data
+
+    kv = keyed_vectors(vectors, tokens)
+    logging.getLogger("gensim").setLevel(logging.ERROR)
+    with contextlib.redirect_stderr(io.StringIO()):
+        accuracy, sections = kv.evaluate_word_analogies(str(_gensim_data("questions-words.txt")),
+                                                        restrict_vocab=len(tokens))
+        wordsim = kv.evaluate_word_pairs(str(_gensim_data("wordsim353.tsv")), restrict_vocab=len(tokens))
+        simlex = kv.evaluate_word_pairs(str(_gensim_data("simlex999.txt")), restrict_vocab=len(tokens))
+    def share(chosen):
+        right = sum(len(s["correct"]) for s in chosen)
+        return right / max(1, right + sum(len(s["incorrect"]) for s in chosen))
+
+    parts = [s for s in sections if s["section"] != "Total accuracy"]
+    semantic = [s for s in parts if not s["section"].startswith("gram")]  # the 5 semantic sections
+    questions = sum(len(s["correct"]) + len(s["incorrect"]) for s in parts)
+    return {"analogy_accuracy": float(accuracy), "analogy_semantic": share(semantic),
+            "analogy_syntactic": share([s for s in parts if s["section"].startswith("gram")]),
+            "analogy_questions": int(questions),
+            "wordsim353_spearman": float(wordsim[1].statistic), "simlex999_spearman": float(simlex[1].statistic)}
+
+
+def write_vectors(vectors, tokens, path):
+    import os
+
+    partial = path.with_name(f".{path.name}.partial")
+    keyed_vectors(vectors, tokens).save_word2vec_format(str(partial), binary=False)
+    os.replace(partial, path)
+
+
+_word2vec_training = register_procedure(Word2VecTraining())
+
+
+def _recipe(rate):
+    def recipe(config):
+        return Recipe(optimizer="sgd", learning_rate=rate, schedule="linear", batch_size=1024, epochs=5,
+                      loss="negative_sampling", metrics=(), procedure="word2vec",
+                      options={"negatives": 5, "sample": 1e-3},
+                      source=f"Mikolov et al. 2013 and their word2vec tool's defaults: 5 epochs of SGD from {rate:g} "
+                             f"falling linearly to 10⁻⁴ of it, k = 5 noise words from unigram^¾, sub-sampling "
+                             f"t = 10⁻³, windows of 1 to {config['window']} words; pairs applied 1,024 at a time "
+                             "(summed loss)")
+
+    return recipe
+
+
+def _io(config):
+    inputs = ({"word_ids": (None,)} if config["architecture"] == "skipgram"
+              else {"context_ids": (None, 2 * config["window"])})
+    return {"inputs": inputs, "outputs": {"vectors": (None, config["embedding_dim"]),
+                                          "logits": (None, config["vocabulary_size"])}}
+
+
+for _name, _config, _rate, _what in (
+        ("word2vec_skipgram", {}, 0.025, "skip-gram: a word's vector predicts the words around it"),
+        ("word2vec_cbow", {"architecture": "cbow", "window": 4, "name": "word2vec_cbow"}, 0.05,
+         "CBOW: the mean of the context words' vectors predicts the centre word")):
+    register(
+        _name,
+        family="word2vec",
+        builder=Word2Vec,
+        paper=PAPER,
+        config=_config,
+        params=600_000_000,
+        params_source="2·|V|·d, input and output vectors, at §4.2's Google News setting of the first paper: the "
+                      "1,000,000 most frequent words, d = 300.",
+        task="word_embedding",
+        io=_io,
+        inputs=lambda config: {("word_ids" if config["architecture"] == "skipgram" else "context_ids"):
+                               TokenIds(config["vocabulary_size"])},
+        test_config={"vocabulary_size": 50, "embedding_dim": 8},
+        training=_recipe(_rate),
+        description=_what,
+    )

@@ -1,0 +1,165 @@
+"""Language modelling: a registry language model learns $P(w_t \\mid w_{<t})$ on a text dataset.
+
+The objective of every language paper here is the same: the mean negative log-likelihood of the next
+word, reported on held-out text as perplexity $\\exp(-\\frac{1}{T}\\sum_t \\log \\hat P(w_t \\mid
+w_{<t}))$. What differs is what the model reads, and the procedure takes it from the model's input:
+
+- a fixed context (Bengio et al.'s NNLM, `context_ids` of n−1 words): every position of the training
+  text is one example, the n−1 words before it (in reading order) and the word itself;
+- a sequence (`token_ids` of any length: an LSTM or a Transformer LM): the text cut into segments of
+  `Recipe.options["segment"]` words (Zaremba et al.'s 35 unrolled steps), each predicting its words
+  one place on.
+
+The vocabulary is the training split's `vocabulary_size` − 2 most frequent words with `<unk>` and
+`<eod>` (`keras_landmarks.tokenizers.WordVocabulary`), written to the run folder as `vocabulary.txt`:
+line i is id i, what a user needs to read the model's outputs. The held-out split is encoded with it
+(unknown words are `<unk>`, and predicting `<unk>` counts like any word, as in the PTB results).
+
+Examples are visited in the seeded order of `Stream` and each segment starts from zero states:
+carrying an LSTM's state from one segment to the next, as Zaremba et al. train, is not done here.
+"""
+
+import functools
+
+import keras
+import numpy as np
+
+from keras_landmarks.errors import ConfigError
+from keras_landmarks.training.procedures import Built, Procedure, outputs_probabilities, register_procedure
+
+DEFAULT_SEGMENT = 35
+
+
+@functools.lru_cache(maxsize=4)
+def vocabulary(data, size, data_dir=None, manual_dir=None):
+    """The `WordVocabulary` of `size` words of dataset `data`'s training split."""
+    from keras_landmarks.tokenizers import WordVocabulary, corpus_documents
+
+    return WordVocabulary.from_documents(corpus_documents(data, "train", data_dir, manual_dir), size)
+
+
+def token_ids(data, split, size, data_dir=None, manual_dir=None):
+    """int32 ids of a text dataset's split under its training vocabulary of `size` words."""
+    from keras_landmarks.tokenizers import corpus_documents
+
+    documents = corpus_documents(data, split, data_dir, manual_dir)
+    return vocabulary(data, size, data_dir, manual_dir).encode_documents(documents)
+
+
+def context_length(spec, config):
+    """(input name, n − 1) of a fixed-context model, (input name, None) of a sequence model."""
+    inputs = spec.io(config)["inputs"] if spec.io else {}
+    if len(inputs) != 1:
+        raise ConfigError(f"{spec.name} takes {len(inputs)} inputs ({', '.join(inputs)}); a language model trained "
+                          "by `train` takes one input of token ids.", key="model", value=spec.name)
+    name, shape = next(iter(inputs.items()))
+    return name, shape[1]
+
+
+def windows(ids, context):
+    """(contexts (N, context), next words (N,)): every position of `ids` with the words before it."""
+    count = len(ids) - context
+    if count < 1:
+        return np.zeros((0, context), np.int32), np.zeros((0,), np.int32)
+    index = np.arange(count)[:, None] + np.arange(context)[None, :]
+    return ids[index], ids[context:].astype(np.int32)
+
+
+def segments(ids, length):
+    """(inputs (N, length), targets (N, length)): consecutive segments, targets one place on."""
+    count = (len(ids) - 1) // length
+    inputs = ids[: count * length].reshape(count, length)
+    targets = ids[1 : count * length + 1].reshape(count, length)
+    return inputs, targets.astype(np.int32)
+
+
+@keras.saving.register_keras_serializable(package="keras_landmarks")
+class SegmentLoss(keras.losses.Loss):
+    """A segment's summed negative log-likelihood, averaged over the batch, $-\\frac{1}{B}\\sum_b
+    \\sum_{t=1}^{T} \\log \\hat P(w_{b,t})$: the loss Zaremba et al.'s learning rate of 1 and clipping at
+    norm 5 are set for (`Recipe.options["sum_over_time"]`). Keras's own averages over the T steps too,
+    which makes the gradient T times smaller."""
+
+    def __init__(self, from_logits=True, name="segment_nll", **kwargs):
+        super().__init__(name=name, **kwargs)
+        self.from_logits = from_logits
+
+    def call(self, y_true, y_pred):
+        nll = keras.losses.sparse_categorical_crossentropy(y_true, y_pred, from_logits=self.from_logits)
+        return keras.ops.sum(nll, axis=-1)
+
+    def get_config(self):
+        return {**super().get_config(), "from_logits": self.from_logits}
+
+
+class LanguageModeling(Procedure):
+    """Next-word cross-entropy on a text dataset; held-out perplexity."""
+
+    name = "language_model"
+    losses = ("sparse_categorical_crossentropy",)
+    quality_metric = "perplexity"
+    gate_examples = 1_000
+    strategies = ("none", "mirrored")
+
+    def split(self, data, split, data_dir=None, manual_dir=None, *, spec=None, config=None, recipe=None):
+        size = config.get("vocabulary_size")
+        if size is None:
+            raise ConfigError(f"{spec.name} has no vocabulary_size option; a language model trained by `train` "
+                              "sets its vocabulary from it.", key="model", value=spec.name)
+        ids = token_ids(data, split, size, data_dir, manual_dir)
+        _, context = context_length(spec, config)
+        if context is None:
+            length = recipe.options.get("segment", DEFAULT_SEGMENT)
+            x, y = segments(ids, length)
+        else:
+            x, y = windows(ids, context)
+        if not len(y):
+            raise ConfigError(f"{data}'s {split} split has {len(ids)} tokens: too few for one example of "
+                              f"{spec.name}.", key="data", value=data)
+        return x, y, size
+
+    def write_assets(self, folder, data, data_dir=None, manual_dir=None, *, spec=None, config=None, recipe=None):
+        vocabulary(data, config["vocabulary_size"], data_dir, manual_dir).save(folder / "vocabulary.txt")
+        return ["vocabulary.txt"]
+
+    def build(self, spec, overrides, weights, recipe, total_steps, classes):
+        from keras_landmarks import registry
+        from keras_landmarks.training.recipe import optimizer
+
+        net = registry.build(spec.name, weights=weights, **overrides)
+        from_logits = not outputs_probabilities(net)
+        if recipe.options.get("sum_over_time"):
+            loss = SegmentLoss(from_logits)
+        else:
+            loss = keras.losses.SparseCategoricalCrossentropy(from_logits=from_logits)
+        net.compile(optimizer=optimizer(recipe, total_steps), loss=loss, metrics=list(recipe.metrics) or None)
+        return Built(net, [(net.optimizer, net.trainable_variables)], {spec.name: net})
+
+    def preprocessing(self, built, train_images):
+        from keras_landmarks.training.data import Preprocessing
+
+        return Preprocessing.tokens()
+
+    def evaluate(self, trainer, batches):
+        """Per-token mean cross-entropy (nats), perplexity and next-word accuracy."""
+        probabilities = outputs_probabilities(trainer)
+        total, correct, count = 0.0, 0, 0
+        for x, y in batches:
+            outputs = keras.ops.cast(trainer(x, training=False), "float32")
+            if probabilities:
+                log_p = keras.ops.log(keras.ops.maximum(outputs, 1e-30))
+            else:
+                log_p = keras.ops.log_softmax(outputs, axis=-1)
+            log_p = keras.ops.convert_to_numpy(log_p)
+            labels = y.numpy()
+            total -= float(np.take_along_axis(log_p, labels[..., None], axis=-1).sum())
+            correct += int((log_p.argmax(-1) == labels).sum())
+            count += labels.size
+        loss = total / count
+        return {"loss": loss, "perplexity": float(np.exp(loss)), "accuracy": correct / count}
+
+    def results(self, metrics):
+        return {"test_loss": metrics["loss"], "perplexity": metrics["perplexity"], "accuracy": metrics["accuracy"]}
+
+
+register_procedure(LanguageModeling())

@@ -1,0 +1,111 @@
+"""word2vec: the training pairs (sub-sampling, dynamic windows), negative sampling's loss, and skip-gram
+and CBOW runs on text_corpus whose vectors gensim reads and scores."""
+
+import math
+import pathlib
+
+import keras
+import numpy as np
+import pytest
+
+from keras_landmarks import registry
+from keras_landmarks.models.word2vec import PAD, Word2VecTrainer, keep_probability, training_pairs
+from keras_landmarks.training import train
+
+
+@pytest.fixture(scope="module")
+def corpus_dir(tmp_path_factory):
+    from keras_landmarks.datasets import prepare
+
+    folder = str(tmp_path_factory.mktemp("tfds"))
+    prepare("text_corpus", folder)
+    return folder
+
+
+def test_sub_sampling_keeps_a_word_with_probability_sqrt_t_over_f():
+    counts = np.array([0, 0, 1, 4, 95])  # frequencies 0.01, 0.04, 0.95
+    keep = keep_probability(counts, t=0.01)
+    np.testing.assert_allclose(keep[2:], [1.0, 0.5, math.sqrt(0.01 / 0.95)])
+
+
+def test_skipgram_pairs_stay_in_the_window_and_the_document():
+    ids = np.array([2, 3, 4, 5, 6, 7, 8], np.int32)
+    starts = np.array([0, 4])  # documents [2 3 4 5] and [6 7 8]
+    counts = np.ones(9)
+    x, y = training_pairs(ids, starts, counts, "skipgram", window=1, t=1.0, seed=0)  # t = 1: nothing discarded
+    expected = {(2, 3), (3, 2), (3, 4), (4, 3), (4, 5), (5, 4), (6, 7), (7, 6), (7, 8), (8, 7)}
+    assert sorted(zip(x.tolist(), y.tolist())) == sorted(expected)  # never (5, 6): another document
+    x, y = training_pairs(ids, starts, counts, "skipgram", window=3, t=1.0, seed=0)
+    position = {w: i for i, w in enumerate(ids.tolist())}
+    assert all(0 < abs(position[a] - position[b]) <= 3 and (a < 6) == (b < 6) for a, b in zip(x, y))
+    assert len(expected) <= len(x) < 2 * len(x)  # R ∈ [1, 3]: at least every neighbour, some further
+    x, y = training_pairs(ids, starts, counts, "cbow", window=1, t=1.0, seed=0)
+    np.testing.assert_array_equal(y, ids)
+    np.testing.assert_array_equal(x, [[PAD, 3], [2, 4], [3, 5], [4, PAD], [PAD, 7], [6, 8], [7, PAD]])
+
+
+def test_negative_sampling_loss_is_eq_4():
+    net = registry.build("word2vec_skipgram", vocabulary_size=10, embedding_dim=4)
+    rng = np.random.default_rng(0)
+    table, output = rng.normal(size=(10, 4)), rng.normal(size=(10, 4))
+    net.get_layer("input_vectors").embeddings.assign(table)
+    net.get_layer("output_vectors").vectors.assign(output)
+    noise = np.zeros(10)
+    noise[7] = 1.0  # every noise word is 7
+    trainer = Word2VecTrainer(net, noise, negatives=3)
+    words, targets = np.array([2, 5], np.int32), np.array([4, 9], np.int32)
+    loss = keras.ops.convert_to_numpy(trainer.pair_loss(words, targets, seed=0))
+    log_sigmoid = lambda z: -np.log1p(np.exp(-z))  # noqa: E731
+    expected = [-log_sigmoid(output[t] @ table[w]) - 3 * log_sigmoid(-output[7] @ table[w])
+                for w, t in zip(words, targets)]
+    np.testing.assert_allclose(loss, expected, rtol=1e-5)
+    # The forward pass is the full softmax's logits, v'_w · v_{w_I} for every w.
+    outputs = net(words)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(outputs["logits"]), table[words] @ output.T, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("name", ["word2vec_skipgram", "word2vec_cbow"])
+def test_word2vec_trains_on_text_corpus_and_writes_gensim_vectors(name, tmp_path, corpus_dir):
+    from gensim.models import KeyedVectors
+
+    run = tmp_path / "run"
+    summary = train(name, "text_corpus", out=run, steps=120, data_dir=corpus_dir, progress=False,
+                    overrides={"vocabulary_size": 300, "embedding_dim": 16})
+    results = summary["results"]
+    # Output vectors start at zero, so an untrained model's loss is (1 + k) log 2 for every pair.
+    assert results["test_loss"] < 6 * math.log(2) - 0.3, results
+    for key in ("test_analogy_accuracy", "test_wordsim353_spearman", "test_simlex999_spearman"):
+        assert np.isfinite(results[key]), key
+    vectors = KeyedVectors.load_word2vec_format(str(run / "vectors.txt"))
+    assert len(vectors) == 298 and vectors.vector_size == 16  # <unk> and <eod> are not words
+    net = keras.saving.load_model(run / f"{name}.keras")
+    table = keras.ops.convert_to_numpy(net.get_layer("input_vectors").embeddings)
+    np.testing.assert_allclose(vectors["the"], table[vectors.key_to_index["the"] + 2], atol=1e-5)
+
+
+@pytest.mark.large  # two minutes: both implementations, both architectures
+def test_the_gensim_comparison_runs_its_protocol(tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    root = pathlib.Path(__file__).resolve().parents[1]
+    output = tmp_path / "word2vec.md"
+    subprocess.run([sys.executable, str(root / "tools" / "word2vec_vs_gensim.py"), "--quick", "--seeds", "1",
+                    "--output", str(output)], check=True, cwd=root, capture_output=True)
+    result = json.loads(output.with_suffix(".json").read_text())
+    assert {(r["implementation"], r["architecture"]) for r in result["rows"]} == {
+        (i, a) for i in ("keras_landmarks", "gensim") for a in ("skipgram", "cbow")}
+    assert all(0 <= r["analogy_accuracy"] <= 1 and r["neighbours"]["god"] for r in result["rows"])
+    assert output.read_text().count("| skipgram |") == 2 + 6  # two table rows, six neighbour rows
+
+
+def test_docs_hold_the_full_gensim_comparison():
+    import json
+
+    root = pathlib.Path(__file__).resolve().parents[1]
+    result = json.loads((root / "docs" / "word2vec.json").read_text())
+    assert not result["quick"] and result["seeds"] >= 3 and result["epochs"] == 5
+    assert len(result["rows"]) == 4 * result["seeds"]
+    page = (root / "docs" / "word2vec.md").read_text()
+    assert "| skipgram | keras_landmarks |" in page and "| cbow | gensim |" in page
