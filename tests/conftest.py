@@ -16,3 +16,14 @@ def _fresh_keras_session():
     keras.utils.set_random_seed(0)
     yield
     keras.backend.clear_session()
+
+
+@pytest.fixture(scope="session")
+def corpus_dir(tmp_path_factory):
+    """A TFDS folder with text_corpus and digits built once per test process (the language tests read it)."""
+    from keras_landmarks.datasets import prepare
+
+    folder = str(tmp_path_factory.mktemp("tfds_text"))
+    prepare("text_corpus", folder)
+    prepare("digits", folder)
+    return folder

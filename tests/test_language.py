@@ -15,16 +15,6 @@ from keras_landmarks.training import train
 from keras_landmarks.training.language import SegmentLoss, segments, token_ids, windows
 
 
-@pytest.fixture(scope="module")
-def corpus_dir(tmp_path_factory):
-    from keras_landmarks.datasets import prepare
-
-    folder = str(tmp_path_factory.mktemp("tfds"))
-    prepare("text_corpus", folder)
-    prepare("digits", folder)
-    return folder
-
-
 def test_words_and_the_vocabulary(tmp_path):
     assert words("O'er the hills, my LORD's sheep!") == ["o'er", "the", "hills", ",", "my", "lord's", "sheep", "!"]
     vocabulary = WordVocabulary.from_documents(["b a b c", "a b ; d"], size=5)

@@ -13,15 +13,6 @@ from keras_landmarks.models.word2vec import PAD, Word2VecTrainer, keep_probabili
 from keras_landmarks.training import train
 
 
-@pytest.fixture(scope="module")
-def corpus_dir(tmp_path_factory):
-    from keras_landmarks.datasets import prepare
-
-    folder = str(tmp_path_factory.mktemp("tfds"))
-    prepare("text_corpus", folder)
-    return folder
-
-
 def test_sub_sampling_keeps_a_word_with_probability_sqrt_t_over_f():
     counts = np.array([0, 0, 1, 4, 95])  # frequencies 0.01, 0.04, 0.95
     keep = keep_probability(counts, t=0.01)
@@ -61,29 +52,67 @@ def test_negative_sampling_loss_is_eq_4():
     np.testing.assert_allclose(loss, expected, rtol=1e-5)
     # The forward pass is the full softmax's logits, v'_w · v_{w_I} for every w.
     outputs = net(words)
-    np.testing.assert_allclose(keras.ops.convert_to_numpy(outputs["logits"]), table[words] @ output.T, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(outputs["logits"]), table[words] @ output.T,
+                               rtol=1e-5, atol=1e-5)
 
 
-@pytest.mark.parametrize("name", ["word2vec_skipgram", "word2vec_cbow"])
-def test_word2vec_trains_on_text_corpus_and_writes_gensim_vectors(name, tmp_path, corpus_dir):
+def test_huffman_tree_and_hierarchical_softmax_give_a_distribution():
+    from keras_landmarks.models.word2vec import HierarchicalSoftmax, huffman_tree
+
+    points, codes, lengths = huffman_tree([5, 9, 12, 13, 16, 45])  # the textbook example
+    np.testing.assert_array_equal(lengths, [4, 4, 3, 3, 3, 1])
+    words = {tuple(codes[w, : lengths[w]].astype(int)) for w in range(6)}
+    assert len(words) == 6 and sum(2.0 ** -lengths) == 1.0  # prefix-free and complete
+    assert (points[:, 0] == 4).all()  # every path starts at the root, inner node V − 2
+
+    layer = HierarchicalSoftmax(6, 3)
+    layer.build((None, 3))
+    layer.assign_tree([5, 9, 12, 13, 16, 45])
+    rng = np.random.default_rng(0)
+    layer.vectors.assign(rng.normal(size=(5, 3)))
+    h = rng.normal(size=(4, 3)).astype(np.float32)
+    log_p = keras.ops.convert_to_numpy(layer(h))
+    np.testing.assert_allclose(np.exp(log_p).sum(-1), 1.0, rtol=1e-5)
+    targets = np.array([0, 5, 2, 3])
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(layer.path_loss(h, targets)),
+                               -log_p[np.arange(4), targets], rtol=1e-5)
+
+
+@pytest.mark.parametrize("name, objective", [("word2vec_skipgram", "negative_sampling"),
+                                             ("word2vec_cbow", "negative_sampling"),
+                                             ("word2vec_skipgram", "hierarchical_softmax")])
+def test_word2vec_trains_on_text_corpus_and_writes_gensim_vectors(name, objective, tmp_path, corpus_dir):
     from gensim.models import KeyedVectors
 
     run = tmp_path / "run"
     summary = train(name, "text_corpus", out=run, steps=120, data_dir=corpus_dir, progress=False,
-                    overrides={"vocabulary_size": 300, "embedding_dim": 16})
+                    overrides={"vocabulary_size": 300, "embedding_dim": 16, "objective": objective})
     results = summary["results"]
-    # Output vectors start at zero, so an untrained model's loss is (1 + k) log 2 for every pair.
-    assert results["test_loss"] < 6 * math.log(2) - 0.3, results
+    net = keras.saving.load_model(run / f"{name}.keras")
+    # Output vectors start at zero, so an untrained model's loss is (1 + k) log 2 for every pair under
+    # negative sampling, and its target's path length times log 2 under the tree.
+    if objective == "negative_sampling":
+        untrained, margin = 6 * math.log(2), 0.3
+    else:  # the tree learns more slowly at first (120 steps: −0.28)
+        margin = 0.1
+        from keras_landmarks.training.procedures import get_procedure
+
+        spec = registry.get_spec(name)
+        config = spec.full_config(vocabulary_size=300, embedding_dim=16, objective=objective)
+        _, targets, _ = get_procedure("word2vec").split("text_corpus", "test", corpus_dir, spec=spec, config=config,
+                                                       recipe=spec.training(config))
+        lengths = keras.ops.convert_to_numpy(net.get_layer("output_vectors").lengths)
+        untrained = math.log(2) * float(lengths[targets].mean())
+    assert results["test_loss"] < untrained - margin, (results, untrained)
     for key in ("test_analogy_accuracy", "test_wordsim353_spearman", "test_simlex999_spearman"):
         assert np.isfinite(results[key]), key
     vectors = KeyedVectors.load_word2vec_format(str(run / "vectors.txt"))
     assert len(vectors) == 298 and vectors.vector_size == 16  # <unk> and <eod> are not words
-    net = keras.saving.load_model(run / f"{name}.keras")
     table = keras.ops.convert_to_numpy(net.get_layer("input_vectors").embeddings)
     np.testing.assert_allclose(vectors["the"], table[vectors.key_to_index["the"] + 2], atol=1e-5)
 
 
-@pytest.mark.large  # two minutes: both implementations, both architectures
+@pytest.mark.large  # about a minute: both implementations, both architectures
 def test_the_gensim_comparison_runs_its_protocol(tmp_path):
     import json
     import subprocess
@@ -109,3 +138,15 @@ def test_docs_hold_the_full_gensim_comparison():
     assert len(result["rows"]) == 4 * result["seeds"]
     page = (root / "docs" / "word2vec.md").read_text()
     assert "| skipgram | keras_landmarks |" in page and "| cbow | gensim |" in page
+
+
+def test_a_hierarchical_softmax_model_converts_with_its_tree(tmp_path):
+    from keras_landmarks.export import convert
+
+    model = registry.build("word2vec_skipgram", vocabulary_size=20, embedding_dim=4, objective="hierarchical_softmax")
+    model.get_layer("output_vectors").assign_tree(np.arange(1, 21))
+    model.get_layer("output_vectors").vectors.assign(np.random.default_rng(0).normal(size=(19, 4)))
+    manifest = convert(model, formats=("tflite", "onnx"), out=tmp_path, progress=False)
+    assert all(a["parity"]["passed"] for a in manifest["artifacts"]), manifest["artifacts"]
+    log_p = keras.ops.convert_to_numpy(model(np.arange(20, dtype=np.int32))["logits"])
+    np.testing.assert_allclose(np.exp(log_p).sum(-1), 1.0, rtol=1e-5)

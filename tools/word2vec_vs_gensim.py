@@ -35,7 +35,8 @@ def gensim_run(architecture, size, dim, epochs, window, rate, sample, seed):
     ids, starts = word_stream("text_corpus", size, "train")
     tokens = np.array(vocab.tokens)
     ends = list(starts[1:]) + [len(ids)]
-    sentences = [tokens[ids[a:b][i : i + 10_000]].tolist() for a, b in zip(starts, ends) for i in range(0, b - a, 10_000)]
+    sentences = [tokens[ids[a:b][i : i + 10_000]].tolist()
+                 for a, b in zip(starts, ends) for i in range(0, b - a, 10_000)]
     model = Word2Vec(vector_size=dim, window=window, min_count=1, sg=int(architecture == "skipgram"), negative=5,
                      hs=0, sample=sample, alpha=rate, min_alpha=rate * 1e-4, cbow_mean=1, workers=2, seed=seed)
     model.build_vocab_from_freq({w: vocab.counts[w] for w in vocab.tokens[2:]})
@@ -112,11 +113,13 @@ def render(result):
     lines = ["# word2vec against gensim", "",
              f"Measured by `python tools/word2vec_vs_gensim.py`{' --quick' if result['quick'] else ''} on "
              f"{result['machine']}: text_corpus, the {result['vocabulary_size']:,} most frequent words, "
-             f"d = {result['dim']}, {result['epochs']} epochs, negative sampling (k = 5, t = 10⁻³), windows of 1 to 5 "
+             f"d = {result['dim']}, {result['epochs']} epochs, negative sampling (k = 5, t = 10⁻³), windows of 1 to "
+             "5 "
              f"(CBOW 4), {result['seeds']} seeds (mean ± standard deviation). Both sets of vectors are scored by "
              "gensim's evaluations: Mikolov et al.'s analogies whose four words are in the vocabulary (3CosAdd), "
              "WordSim-353 and SimLex-999 Spearman correlations.", "",
-             "| model | implementation | analogies | semantic | syntactic | WordSim-353 | SimLex-999 | training s |",
+             "| model | implementation | analogies | semantic | syntactic | WordSim-353 | SimLex-999 "
+             "| training s |",
              "|---|---|---:|---:|---:|---:|---:|---:|"]
     rows = result["rows"]
     for architecture in ("skipgram", "cbow"):

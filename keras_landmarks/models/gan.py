@@ -395,7 +395,7 @@ class GANTraining(Procedure):
     def images_per_step(self, recipe):
         return recipe.batch_size * int(recipe.options.get("critic_steps", 1))
 
-    def build(self, spec, overrides, weights, recipe, total_steps, classes):
+    def build(self, spec, overrides, weights, recipe, total_steps, classes, dataset=None):
         from keras_landmarks import registry
         from keras_landmarks.training.recipe import optimizer
 

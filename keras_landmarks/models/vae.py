@@ -211,7 +211,7 @@ class VAETraining(Procedure):
     precisions = ("float32",)
     strategies = ("none",)
 
-    def build(self, spec, overrides, weights, recipe, total_steps, classes):
+    def build(self, spec, overrides, weights, recipe, total_steps, classes, dataset=None):
         from keras_landmarks import registry
         from keras_landmarks.training.recipe import optimizer
 

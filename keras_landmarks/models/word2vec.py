@@ -1,4 +1,5 @@
-"""word2vec: the continuous bag-of-words and skip-gram models, trained by negative sampling.
+"""word2vec: the continuous bag-of-words and skip-gram models, trained by negative sampling or
+hierarchical softmax.
 
 - Mikolov, Chen, Corrado & Dean. "Efficient Estimation of Word Representations in Vector Space."
   ICLR workshop 2013. https://arxiv.org/abs/1301.3781
@@ -15,7 +16,9 @@ softmax over the vocabulary,
 $$p(w_O \\mid w_I) = \\frac{\\exp({v'_{w_O}}^\\top v_{w_I})}{\\sum_{w=1}^{|V|} \\exp({v'_w}^\\top v_{w_I})}
 \\quad\\text{(eq. 2)},$$
 
-and training replaces it by negative sampling (eq. 4): for each pair, with $k$ noise words drawn from
+and training replaces it by hierarchical softmax over a Huffman tree of the vocabulary (eq. 3,
+`objective="hierarchical_softmax"`: V − 1 inner-node vectors, see `HierarchicalSoftmax`) or, by
+default, negative sampling (eq. 4): for each pair, with $k$ noise words drawn from
 the unigram distribution raised to ¾,
 
 $$\\log \\sigma({v'_{w_O}}^\\top v_{w_I}) + \\sum_{i=1}^{k} \\mathbb{E}_{w_i \\sim P_n(w)}
@@ -28,15 +31,14 @@ whose rate falls linearly from 0.025 (CBOW: 0.05) to 10⁻⁴ of it over the run
 here the batch's *summed* loss, so each pair moves the vectors as its own SGD step would. The
 threshold is the tool's default t = 10⁻³; the paper's 10⁻⁵ is for its billion-word corpora, and on
 `text_corpus`'s 1.9M words it leaves too few pairs to learn from (gensim's own skip-gram, five epochs:
-0.5% of the in-vocabulary analogies at 10⁻⁵, 9.6% at 10⁻³; `recipe.options["sample"]` sets it). Input vectors start
-uniform in ±0.5/d and output vectors at zero (the C tool). The run folder holds `vectors.txt` in the
+0.5% of the in-vocabulary analogies at 10⁻⁵, 9.6% at 10⁻³). Input vectors start uniform in ±0.5/d
+and output vectors at zero (the C tool). The run folder holds `vectors.txt` in the
 word2vec text format (`gensim.models.KeyedVectors.load_word2vec_format` reads it) beside the model.
 
 The registered configuration is the first paper's Google News setting (§4.2): the 1,000,000 most
 frequent words, 300 dimensions: 600,000,000 parameters; CBOW reads 4 words either side (§3.1).
 
 Deviations:
-- Hierarchical softmax (the other objective of both papers) is not implemented.
 - The sub-sampling and the windows are drawn once (with a fixed seed), not again in each epoch;
   the papers' runs are one to three epochs.
 - Pairs are applied a batch at a time (the C tool's threads apply them one by one, without locks).
@@ -54,7 +56,8 @@ from keras_landmarks.config import check_positive
 from keras_landmarks.errors import ConfigError
 from keras_landmarks.inputs import TokenIds
 from keras_landmarks.registry import Paper, register
-from keras_landmarks.training.procedures import Built, Procedure, register_procedure
+from keras_landmarks.training.language import TextProcedure, vocabulary
+from keras_landmarks.training.procedures import Built, register_procedure
 from keras_landmarks.training.recipe import Recipe
 
 PAPER = Paper(
@@ -93,6 +96,95 @@ class OutputVectors(keras.layers.Layer):
         return {**super().get_config(), "vocabulary_size": self.vocabulary_size, "dim": self.dim}
 
 
+def huffman_tree(counts, depth=40):
+    """The word2vec tool's Huffman tree over the vocabulary: (points (V, depth) int32, codes (V, depth)
+    float32, lengths (V,) int32). Word w's path from the root visits the inner nodes points[w, :ℓ] (0 to
+    V − 2, the root V − 2) and turns codes[w, :ℓ] (0 or 1) at each; frequent words get short paths."""
+    import heapq
+
+    counts = np.asarray(counts, np.int64)
+    vocabulary = len(counts)
+    heap = [(int(c), i) for i, c in enumerate(counts)]  # leaves 0..V−1, inner nodes V..2V−2
+    heapq.heapify(heap)
+    parent, bit = np.zeros(2 * vocabulary - 1, np.int64), np.zeros(2 * vocabulary - 1, np.int64)
+    node = vocabulary
+    while len(heap) > 1:
+        (low, a), (high, b) = heapq.heappop(heap), heapq.heappop(heap)
+        parent[a], parent[b], bit[a], bit[b] = node, node, 0, 1
+        heapq.heappush(heap, (low + high, node))
+        node += 1
+    root = node - 1
+    points = np.zeros((vocabulary, depth), np.int32)
+    codes = np.zeros((vocabulary, depth), np.float32)
+    lengths = np.zeros(vocabulary, np.int32)
+    for word in range(vocabulary):
+        path, turns, at = [], [], word
+        while at != root:
+            path.append(parent[at] - vocabulary)
+            turns.append(bit[at])
+            at = parent[at]
+        if len(path) > depth:
+            raise ConfigError(f"The Huffman tree is {len(path)} deep for word {word}; at most {depth}.",
+                              key="vocabulary_size", value=vocabulary)
+        lengths[word] = len(path)
+        points[word, : len(path)] = path[::-1]
+        codes[word, : len(path)] = turns[::-1]
+    return points, codes, lengths
+
+
+@keras.saving.register_keras_serializable(package="keras_landmarks")
+class HierarchicalSoftmax(keras.layers.Layer):
+    """Hierarchical softmax over a Huffman tree (Mikolov et al. 2013b, eq. 3): one output vector $v'_n$
+    per inner node (V − 1 of them, starting at zero), and
+
+    $$\\log p(w \\mid w_I) = \\sum_{j=1}^{L(w)-1} \\log \\sigma\\big(s_j\\, {v'_{n(w,j)}}^\\top v_{w_I}\\big),$$
+
+    with $s_j = 1 - 2\\,\\mathrm{code}_j$ (the tool's sign). The tree (`assign_tree(counts)`) is held
+    in non-trainable weights, so a saved model keeps it. `call(h)` gives every word's log-probability
+    (a distribution: the logits of the full-softmax models' place); `path_loss(h, targets)` the negated
+    log-probability of each target, reading only its path."""
+
+    def __init__(self, vocabulary_size, dim, depth=40, **kwargs):
+        super().__init__(**kwargs)
+        self.vocabulary_size, self.dim, self.depth = int(vocabulary_size), int(dim), int(depth)
+
+    def build(self, input_shape):
+        v, d, depth = self.vocabulary_size, self.dim, self.depth
+        self.vectors = self.add_weight(shape=(max(v - 1, 1), d), initializer="zeros", name="vectors")
+        self.points = self.add_weight(shape=(v, depth), dtype="int32", initializer="zeros", trainable=False,
+                                      name="points")
+        self.codes = self.add_weight(shape=(v, depth), initializer="zeros", trainable=False, name="codes")
+        self.lengths = self.add_weight(shape=(v,), dtype="int32", initializer="zeros", trainable=False,
+                                       name="lengths")
+
+    def assign_tree(self, counts):
+        points, codes, lengths = huffman_tree(counts, self.depth)
+        self.points.assign(points)
+        self.codes.assign(codes)
+        self.lengths.assign(lengths)
+
+    def _log_sigmoids(self, scores, points, codes, lengths):
+        """Σ_j log σ(s_j · score at node j) over each path; scores gathered at `points`."""
+        mask = ops.cast(ops.arange(self.depth)[None, :] < lengths[..., None], scores.dtype)
+        return ops.sum(-ops.softplus(-(1.0 - 2.0 * codes) * scores) * mask, axis=-1)
+
+    def call(self, h):
+        scores = ops.matmul(h, ops.transpose(self.vectors))  # (B, V − 1): every inner node
+        at_paths = ops.take(scores, self.points, axis=1)  # (B, V, depth)
+        return self._log_sigmoids(at_paths, self.points, self.codes, self.lengths)
+
+    def path_loss(self, h, targets):
+        points = ops.take(self.points, targets, axis=0)  # (B, depth)
+        nodes = ops.take(self.vectors, points, axis=0)  # (B, depth, d)
+        scores = ops.einsum("bld,bd->bl", nodes, h)
+        return -self._log_sigmoids(scores, points, ops.take(self.codes, targets, axis=0),
+                                   ops.take(self.lengths, targets, axis=0))
+
+    def get_config(self):
+        return {**super().get_config(), "vocabulary_size": self.vocabulary_size, "dim": self.dim,
+                "depth": self.depth}
+
+
 @keras.saving.register_keras_serializable(package="keras_landmarks")
 class ContextMean(keras.layers.Layer):
     """CBOW's projection: the mean of the context words' vectors, padding (id 0) left out."""
@@ -102,11 +194,18 @@ class ContextMean(keras.layers.Layer):
         return ops.sum(vectors * mask, axis=1) / ops.maximum(ops.sum(mask, axis=1), 1.0)
 
 
+OBJECTIVES = ("negative_sampling", "hierarchical_softmax")
+
+
 def Word2Vec(*, vocabulary_size: int = 1_000_000, embedding_dim: int = 300, architecture: str = "skipgram",
-             window: int = 5, name: str = "word2vec_skipgram"):
+             window: int = 5, objective: str = "negative_sampling", name: str = "word2vec_skipgram"):
     """`architecture="skipgram"`: `word_ids` (batch,) → `vectors` $v_w$ and `logits` over the context
     word. `"cbow"`: `context_ids` (batch, 2·window; 0 pads) → `vectors` (their mean) and `logits` over
-    the centre word."""
+    the centre word. `objective="hierarchical_softmax"`: the output vectors are the V − 1 inner nodes
+    of a Huffman tree (`HierarchicalSoftmax`) and `logits` are every word's log-probability."""
+    if objective not in OBJECTIVES:
+        raise ConfigError(f"Unknown word2vec objective {objective!r}. Allowed: {', '.join(OBJECTIVES)}.",
+                          key="objective", value=objective)
     for key, value in (("vocabulary_size", vocabulary_size), ("embedding_dim", embedding_dim), ("window", window)):
         check_positive(name, key, value)
     if architecture not in ("skipgram", "cbow"):
@@ -122,7 +221,10 @@ def Word2Vec(*, vocabulary_size: int = 1_000_000, embedding_dim: int = 300, arch
         ids = keras.Input(shape=(2 * window,), dtype="int32", name="context_ids")
         h = ContextMean(name="context_mean")(table(ids), ids)
     h = keras.layers.Identity(name="vectors")(h)
-    logits = OutputVectors(vocabulary_size, embedding_dim, name="output_vectors")(h)
+    if objective == "negative_sampling":
+        logits = OutputVectors(vocabulary_size, embedding_dim, name="output_vectors")(h)
+    else:
+        logits = HierarchicalSoftmax(vocabulary_size, embedding_dim, name="output_vectors")(h)
     logits = keras.layers.Identity(name="logits")(logits)
     return keras.Model(ids, {"vectors": h, "logits": logits}, name=name)
 
@@ -161,8 +263,11 @@ class Word2VecTrainer(keras.Model):
         return total + ops.stop_gradient(mean - total)
 
     def pair_loss(self, inputs, targets, seed):
-        """The negated eq. 4 of each pair, (batch,)."""
+        """The negated eq. 4 of each pair (or its negated log-probability under hierarchical softmax),
+        (batch,)."""
         h = self.projection(inputs)  # (B, d)
+        if isinstance(self.outputs_layer, HierarchicalSoftmax):
+            return self.outputs_layer.path_loss(h, targets)
         batch = ops.shape(targets)[0]
         u = keras.random.uniform((batch * self.negatives,), seed=seed)
         noise = ops.minimum(ops.searchsorted(self.cdf, u), len(self.cdf) - 1)  # inverse CDF: ~ P_n(w)
@@ -191,7 +296,6 @@ def word_stream(data, size, split, data_dir=None, manual_dir=None):
     """(ids, document starts): the split's words under the training vocabulary of `size`, unknown words
     and document ends dropped (the C tool skips words outside its vocabulary)."""
     from keras_landmarks.tokenizers import corpus_documents
-    from keras_landmarks.training.language import vocabulary
 
     vocab = vocabulary(data, size, data_dir, manual_dir)
     parts = [ids[ids > 1] for ids in (vocab.encode(d) for d in corpus_documents(data, split, data_dir, manual_dir))]
@@ -235,22 +339,19 @@ def training_pairs(ids, starts, counts, architecture, window, t, seed):
     return context[has_context], ids[has_context]
 
 
-class Word2VecTraining(Procedure):
+class Word2VecTraining(TextProcedure):
     """Negative sampling on a text dataset's sub-sampled word stream; held-out: the same loss on the test
     split's pairs, and the vectors' analogy accuracy and word-similarity correlation (gensim's
     evaluations, restricted to the vocabulary)."""
 
     name = "word2vec"
-    losses = ("negative_sampling",)
+    losses = OBJECTIVES
     strategies = ("none",)
     precisions = ("float32",)
 
     def split(self, data, split, data_dir=None, manual_dir=None, *, spec=None, config=None, recipe=None):
-        from keras_landmarks.training.language import vocabulary
-
         size = config["vocabulary_size"]
         vocab = vocabulary(data, size, data_dir, manual_dir)
-        self._vocabulary = vocab  # `build` (next) draws the noise words from its counts
         ids, starts = word_stream(data, size, split, data_dir, manual_dir)
         counts = np.array([vocab.counts[w] for w in vocab.tokens], np.float64)
         options = recipe.options
@@ -258,32 +359,24 @@ class Word2VecTraining(Procedure):
                               options.get("sample", 1e-3), options.get("pair_seed", 0) + (split != "train"))
         return x, y, size
 
-    def write_assets(self, folder, data, data_dir=None, manual_dir=None, *, spec=None, config=None, recipe=None):
-        from keras_landmarks.training.language import vocabulary
-
-        vocabulary(data, config["vocabulary_size"], data_dir, manual_dir).save(folder / "vocabulary.txt")
-        return ["vocabulary.txt"]
-
-    def build(self, spec, overrides, weights, recipe, total_steps, classes):
+    def build(self, spec, overrides, weights, recipe, total_steps, classes, dataset=None):
         from keras_landmarks import registry
         from keras_landmarks.training.recipe import optimizer
 
         net = registry.build(spec.name, weights=weights, **overrides)
-        vocab = self._vocabulary
-        if len(vocab) != net.get_layer("output_vectors").vocabulary_size:
-            raise ConfigError(f"{spec.name} was split for a vocabulary of {len(vocab)} words, not "
-                              f"{net.get_layer('output_vectors').vocabulary_size}.", key="vocabulary_size",
-                              value=len(vocab))
+        data, data_dir, manual_dir = dataset
+        vocab = vocabulary(data, spec.full_config(**overrides)["vocabulary_size"], data_dir, manual_dir)
         counts = np.array([vocab.counts[w] if i > 1 else 0 for i, w in enumerate(vocab.tokens)], np.float64)
+        objective = spec.full_config(**overrides)["objective"]
+        if recipe.loss != objective:
+            raise ConfigError(f"{spec.name} is built for {objective}; the loss must match it, not {recipe.loss!r} "
+                              f"(--set objective={recipe.loss} builds that one).", key="loss", value=recipe.loss)
+        if objective == "hierarchical_softmax":
+            net.get_layer("output_vectors").assign_tree(counts)
         trainer = Word2VecTrainer(net, counts**0.75, negatives=recipe.options.get("negatives", 5))
         trainer.vocabulary = vocab
         trainer.compile(optimizer=optimizer(recipe, total_steps))
         return Built(trainer, [(trainer.optimizer, net.trainable_variables)], {spec.name: net})
-
-    def preprocessing(self, built, train_images):
-        from keras_landmarks.training.data import Preprocessing
-
-        return Preprocessing.tokens()
 
     def evaluate(self, trainer, batches):
         total, count = 0.0, 0
@@ -352,13 +445,14 @@ _word2vec_training = register_procedure(Word2VecTraining())
 
 def _recipe(rate):
     def recipe(config):
+        objective = ("negative sampling (k = 5 noise words from unigram^¾)" if config["objective"] == OBJECTIVES[0]
+                     else "hierarchical softmax over a Huffman tree")
         return Recipe(optimizer="sgd", learning_rate=rate, schedule="linear", batch_size=1024, epochs=5,
-                      loss="negative_sampling", metrics=(), procedure="word2vec",
+                      loss=config["objective"], metrics=(), procedure="word2vec",
                       options={"negatives": 5, "sample": 1e-3},
                       source=f"Mikolov et al. 2013 and their word2vec tool's defaults: 5 epochs of SGD from {rate:g} "
-                             f"falling linearly to 10⁻⁴ of it, k = 5 noise words from unigram^¾, sub-sampling "
-                             f"t = 10⁻³, windows of 1 to {config['window']} words; pairs applied 1,024 at a time "
-                             "(summed loss)")
+                             f"falling linearly to 10⁻⁴ of it, {objective}, sub-sampling t = 10⁻³, windows of 1 "
+                             f"to {config['window']} words; pairs applied 1,024 at a time (summed loss)")
 
     return recipe
 

@@ -84,7 +84,8 @@ class WordVocabulary:
         try:
             return cls(pathlib.Path(path).read_text(encoding="utf-8").splitlines())
         except (OSError, UnicodeDecodeError, ValueError) as error:
-            raise ConfigError(f"{path} is not a vocabulary file ({error}).", key="vocabulary", value=str(path)) from None
+            raise ConfigError(f"{path} is not a vocabulary file ({error}).", key="vocabulary",
+                              value=str(path)) from None
 
 
 @functools.lru_cache(maxsize=4)

@@ -92,7 +92,21 @@ class SegmentLoss(keras.losses.Loss):
         return {**super().get_config(), "from_logits": self.from_logits}
 
 
-class LanguageModeling(Procedure):
+class TextProcedure(Procedure):
+    """A procedure on a text dataset's word ids: the training split's vocabulary is written beside the
+    run's models, and the ids reach the model as they are."""
+
+    def write_assets(self, folder, data, data_dir=None, manual_dir=None, *, spec=None, config=None, recipe=None):
+        vocabulary(data, config["vocabulary_size"], data_dir, manual_dir).save(folder / "vocabulary.txt")
+        return ["vocabulary.txt"]
+
+    def preprocessing(self, built, train_images):
+        from keras_landmarks.training.data import Preprocessing
+
+        return Preprocessing.tokens()
+
+
+class LanguageModeling(TextProcedure):
     """Next-word cross-entropy on a text dataset; held-out perplexity."""
 
     name = "language_model"
@@ -118,11 +132,7 @@ class LanguageModeling(Procedure):
                               f"{spec.name}.", key="data", value=data)
         return x, y, size
 
-    def write_assets(self, folder, data, data_dir=None, manual_dir=None, *, spec=None, config=None, recipe=None):
-        vocabulary(data, config["vocabulary_size"], data_dir, manual_dir).save(folder / "vocabulary.txt")
-        return ["vocabulary.txt"]
-
-    def build(self, spec, overrides, weights, recipe, total_steps, classes):
+    def build(self, spec, overrides, weights, recipe, total_steps, classes, dataset=None):
         from keras_landmarks import registry
         from keras_landmarks.training.recipe import optimizer
 
@@ -134,11 +144,6 @@ class LanguageModeling(Procedure):
             loss = keras.losses.SparseCategoricalCrossentropy(from_logits=from_logits)
         net.compile(optimizer=optimizer(recipe, total_steps), loss=loss, metrics=list(recipe.metrics) or None)
         return Built(net, [(net.optimizer, net.trainable_variables)], {spec.name: net})
-
-    def preprocessing(self, built, train_images):
-        from keras_landmarks.training.data import Preprocessing
-
-        return Preprocessing.tokens()
 
     def evaluate(self, trainer, batches):
         """Per-token mean cross-entropy (nats), perplexity and next-word accuracy."""

@@ -80,7 +80,9 @@ class Procedure:
         """The build overrides, completed from the dataset (a classifier's number of classes)."""
         return dict(overrides)
 
-    def build(self, spec, overrides, weights, recipe, total_steps, classes):
+    def build(self, spec, overrides, weights, recipe, total_steps, classes, dataset=None):
+        """`Built` for the model `spec` with `overrides`; `dataset`: (name, data_dir, manual_dir) of the
+        data it trains on (word2vec draws its noise words from the training vocabulary's counts)."""
         raise NotImplementedError
 
     def images_per_step(self, recipe):
@@ -170,7 +172,7 @@ class Classification(Procedure):
             overrides["num_classes"] = classes
         return overrides
 
-    def build(self, spec, overrides, weights, recipe, total_steps, classes):
+    def build(self, spec, overrides, weights, recipe, total_steps, classes, dataset=None):
         import keras
 
         from keras_landmarks import registry
