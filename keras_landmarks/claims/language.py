@@ -48,9 +48,12 @@ def nnlm_nats(net, ids, positions, context):
     """−log P(w_p | the `context` words before) in nats at each position, from a trained NNLM."""
     import keras
 
+    from keras_landmarks.training.language import next_word_nats
+    from keras_landmarks.training.procedures import outputs_probabilities
+
     windows = np.stack([ids[p - context : p] for p in positions]).astype(np.int32)
-    p = keras.ops.convert_to_numpy(net.predict(windows, batch_size=512, verbose=0))
-    return -np.log(np.maximum(p[np.arange(len(positions)), ids[positions]], 1e-30))
+    outputs = keras.ops.convert_to_numpy(net.predict(windows, batch_size=512, verbose=0))
+    return next_word_nats(outputs, ids[positions], outputs_probabilities(net))
 
 
 def nnlm_kneser_ney(folder, quick, seeds, progress):

@@ -202,24 +202,16 @@ class PerplexityGate:
     def __init__(self, x, y):
         self.x, self.y = x, y
 
-    def _nats(self, outputs, probabilities):
-        outputs = np.asarray(outputs, np.float64)
-        if probabilities:
-            log_p = np.log(np.maximum(outputs, 1e-30))
-        else:
-            shifted = outputs - outputs.max(-1, keepdims=True)
-            log_p = shifted - np.log(np.exp(shifted).sum(-1, keepdims=True))
-        return -np.take_along_axis(log_p, self.y[..., None], axis=-1)[..., 0]
-
     def __call__(self, model, run):
+        from keras_landmarks.training.language import next_word_nats
         from keras_landmarks.training.procedures import outputs_probabilities
 
         name, output = model.inputs[0].name, output_names(model)[0]
         x, probabilities = self.x, outputs_probabilities(model)
         keras_out = keras_outputs(model, {name: x})[output]
         quant_out = np.concatenate([run({name: x[i : i + 1]})[output] for i in range(len(x))])
-        keras_ppl = float(np.exp(self._nats(keras_out, probabilities).mean()))
-        quant_ppl = float(np.exp(self._nats(quant_out, probabilities).mean()))
+        keras_ppl = float(np.exp(next_word_nats(keras_out, self.y, probabilities).mean()))
+        quant_ppl = float(np.exp(next_word_nats(quant_out, self.y, probabilities).mean()))
         change = quant_ppl / keras_ppl - 1
         return {"examples": int(len(x)), "perplexity_keras": keras_ppl, "perplexity_quantized": quant_ppl,
                 "perplexity_change": change,

@@ -56,6 +56,18 @@ def context_length(spec, config):
     return name, shape[1]
 
 
+def next_word_nats(outputs, labels, probabilities):
+    """−log P̂(label) in nats at each position, from a model's outputs (B, ..., V): probabilities, or
+    logits (log-softmaxed here, in float64)."""
+    outputs = np.asarray(outputs, np.float64)
+    if probabilities:
+        log_p = np.log(np.maximum(outputs, 1e-30))
+    else:
+        shifted = outputs - outputs.max(-1, keepdims=True)
+        log_p = shifted - np.log(np.exp(shifted).sum(-1, keepdims=True))
+    return -np.take_along_axis(log_p, np.asarray(labels)[..., None], axis=-1)[..., 0]
+
+
 def windows(ids, context):
     """(contexts (N, context), next words (N,)): every position of `ids` with the words before it."""
     count = len(ids) - context
@@ -150,15 +162,10 @@ class LanguageModeling(TextProcedure):
         probabilities = outputs_probabilities(trainer)
         total, correct, count = 0.0, 0, 0
         for x, y in batches:
-            outputs = keras.ops.cast(trainer(x, training=False), "float32")
-            if probabilities:
-                log_p = keras.ops.log(keras.ops.maximum(outputs, 1e-30))
-            else:
-                log_p = keras.ops.log_softmax(outputs, axis=-1)
-            log_p = keras.ops.convert_to_numpy(log_p)
+            outputs = keras.ops.convert_to_numpy(keras.ops.cast(trainer(x, training=False), "float32"))
             labels = y.numpy()
-            total -= float(np.take_along_axis(log_p, labels[..., None], axis=-1).sum())
-            correct += int((log_p.argmax(-1) == labels).sum())
+            total += float(next_word_nats(outputs, labels, probabilities).sum())
+            correct += int((outputs.argmax(-1) == labels).sum())
             count += labels.size
         loss = total / count
         return {"loss": loss, "perplexity": float(np.exp(loss)), "accuracy": correct / count}

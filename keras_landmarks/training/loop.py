@@ -30,6 +30,7 @@ from keras_landmarks.training import checkpoint
 from keras_landmarks.training.data import Preprocessing, Stream, evaluation_batches
 from keras_landmarks.training.procedures import classification_metrics, get_procedure, outputs_probabilities
 from keras_landmarks.training.recipe import Recipe, default_recipe
+from keras_landmarks.training.runs import saved_overrides
 
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
 STRATEGIES = ("none", "mirrored", "multi-worker")
@@ -283,12 +284,12 @@ def _prepare(spec, data, out, epochs, steps, batch_size, optimizer, learning_rat
                                        "epochs": epochs, "steps": steps, "overrides": overrides,
                                        "strategy": None if strategy == "none" else strategy})
         saved = resumed["options"]
-        overrides, data, seed, steps = saved["overrides"], saved["data"], saved["seed"], saved["steps"]
-        overrides = {k: tuple(v) if isinstance(v, list) else v for k, v in (overrides or {}).items()}  # JSON lists
+        data, seed, steps = saved["data"], saved["seed"], saved["steps"]
+        overrides = saved_overrides(saved)
         data_dir, manual_dir = data_dir or saved.get("data_dir"), manual_dir or saved.get("manual_dir")
         weights = saved.get("weights")  # the checkpoint overwrites them, but the build options follow them
         precision, checkpoint_every = saved["precision"], saved["checkpoint_every"]
-        recipe = Recipe(**{k: tuple(v) if isinstance(v, list) else v for k, v in saved["recipe"].items()})
+        recipe = Recipe.from_dict(saved["recipe"])
         procedure = get_procedure(recipe.procedure)
         given = saved
     procedure.check(recipe, precision, strategy)

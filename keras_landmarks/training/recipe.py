@@ -52,6 +52,11 @@ class Recipe:
     options: dict = dataclasses.field(default_factory=dict)
     source: str = "the task's default (Adam 1e-3, batch 128): the registry names no paper recipe"
 
+    @classmethod
+    def from_dict(cls, data):
+        """The recipe a run's train.json records (JSON lists back to tuples)."""
+        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
+
     def replace(self, **changes):
         return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
 

@@ -45,6 +45,11 @@ def quality_metric(record):
     return procedure_of(record).quality_metric
 
 
+def saved_overrides(options):
+    """The build overrides a run's train.json records (JSON lists back to tuples)."""
+    return {k: tuple(v) if isinstance(v, list) else v for k, v in (options.get("overrides") or {}).items()}
+
+
 def registry_entry(record, path):
     """(spec, config) of the network saved in `path` by the run: the run's model, or the partner network
     its procedure trained beside it; (None, None) for a nested network the registry does not list."""
@@ -53,7 +58,7 @@ def registry_entry(record, path):
     from keras_landmarks.training.procedures import partner_overrides
 
     options = record["options"]
-    overrides = {k: tuple(v) if isinstance(v, list) else v for k, v in options["overrides"].items()}
+    overrides = saved_overrides(options)
     spec = registry.get_spec(options["model"])
     name = pathlib.Path(path).stem
     if name == spec.name:
@@ -73,11 +78,10 @@ def _split(record, split):
 
     options = record["options"]
     spec = registry.get_spec(options["model"])
-    overrides = {k: tuple(v) if isinstance(v, list) else v for k, v in (options.get("overrides") or {}).items()}
-    recipe = Recipe(**{k: tuple(v) if isinstance(v, list) else v for k, v in options["recipe"].items()})
     inputs, labels, _ = procedure_of(record).split(options["data"], split, options.get("data_dir"),
                                                    options.get("manual_dir"), spec=spec,
-                                                   config=spec.full_config(**overrides), recipe=recipe)
+                                                   config=spec.full_config(**saved_overrides(options)),
+                                                   recipe=Recipe.from_dict(options["recipe"]))
     return inputs, labels, Preprocessing.from_dict(record["preprocessing"])
 
 
