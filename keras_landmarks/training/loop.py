@@ -317,7 +317,8 @@ def _prepare(spec, data, out, epochs, steps, batch_size, optimizer, learning_rat
     keras.config.set_dtype_policy(precision)
     try:
         with strategy_object.scope() if strategy_object else contextlib.nullcontext():
-            built = procedure.build(spec, overrides, weights, recipe, total, classes, dataset=(data, data_dir, manual_dir))
+            built = procedure.build(spec, overrides, weights, recipe, total, classes,
+                                    dataset=(data, data_dir, manual_dir))
     finally:
         keras.config.set_dtype_policy(previous_policy)
     net = built.trainer
