@@ -23,10 +23,36 @@ from keras_landmarks.export.artifact import Format, Written
 from keras_landmarks.export.onnx import OnnxRunner, onnx_files
 
 
-# The ops computed in int8: where the multiply-adds are. Normalization, softmax, pooling and the
+# The ops computed in int8: where the multiply-adds are, and the lookups of weight tables (an embedding
+# model, GloVe's or word2vec's, is a table and little else). Normalization, softmax, pooling and the
 # element-wise rest stay float (onnxruntime's own advice for transformers; quantizing LayerNorm's mean
 # as a pooling op fails at run time in onnxruntime 1.31).
-INT8_OPS = ("Conv", "ConvTranspose", "MatMul", "Gemm")
+INT8_OPS = ("Conv", "ConvTranspose", "MatMul", "Gemm", "Gather")
+
+
+def _not_tables(source):
+    """The Gather nodes that do not look rows up in a weight table of the main graph (shape arithmetic,
+    a recurrent loop's body reading its input sequence), where quantizing saves nothing; and every
+    Gather of a graph with a loop (a recurrent layer): onnxruntime 1.31 aborts the process creating a
+    session for an LSTM language model whose embedding lookup is quantized."""
+    import onnx
+
+    model = onnx.load(str(source), load_external_data=False)
+    tables = {t.name for t in model.graph.initializer}
+    names = []
+
+    def walk(graph, main):
+        for node in graph.node:
+            if node.op_type == "Gather" and not (main and node.input[0] in tables):
+                names.append(node.name)
+            for attribute in node.attribute:
+                for subgraph in ([attribute.g] if attribute.HasField("g") else []) + list(attribute.graphs):
+                    walk(subgraph, False)
+
+    walk(model.graph, True)
+    if any(node.op_type in ("Loop", "Scan") for node in model.graph.node):
+        names += [n.name for n in model.graph.node if n.op_type == "Gather" and n.name not in names]
+    return names
 
 
 def _has_external_data(path):
@@ -125,7 +151,7 @@ def to_int8(source, path, calibration):
         with native_output_muted():
             quantize_static(str(source), str(path), reader, quant_format=QuantFormat.QDQ, per_channel=True,
                             activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
-                            op_types_to_quantize=list(INT8_OPS),
+                            op_types_to_quantize=list(INT8_OPS), nodes_to_exclude=_not_tables(source),
                             use_external_data_format=_has_external_data(source))
     except Exception as error:
         raise ExportError(f"onnxruntime quantization failed: {str(error).strip().splitlines()[0]}") from error

@@ -7,6 +7,7 @@ from keras_landmarks.models import (  # noqa: F401
     elmo,
     gan,
     glorot,
+    glove,
     gpt,
     highway,
     inception,

@@ -33,7 +33,9 @@ threshold is the tool's default t = 10⁻³; the paper's 10⁻⁵ is for its bil
 `text_corpus`'s 1.9M words it leaves too few pairs to learn from (gensim's own skip-gram, five epochs:
 0.5% of the in-vocabulary analogies at 10⁻⁵, 9.6% at 10⁻³). Input vectors start uniform in ±0.5/d
 and output vectors at zero (the C tool). The run folder holds `vectors.txt` in the
-word2vec text format (`gensim.models.KeyedVectors.load_word2vec_format` reads it) beside the model.
+word2vec text format (`gensim.models.KeyedVectors.load_word2vec_format` reads it) beside the model;
+a SavedModel serves `lookup` (word ids → input vectors, CBOW's too) and `nearest` (the 10 closest
+words by cosine) beside the forward pass.
 
 The registered configuration is the first paper's Google News setting (§4.2): the 1,000,000 most
 frequent words, 300 dimensions: 600,000,000 parameters; CBOW reads 4 words either side (§3.1).
@@ -443,6 +445,51 @@ def write_vectors(vectors, tokens, path):
 _word2vec_training = register_procedure(Word2VecTraining())
 
 
+NEIGHBOURS = 10
+
+
+def vector_signatures(table):
+    """The serving signatures of a word-vector model whose vectors (|V|, d) `table(model)` reads:
+
+    - `lookup`: `word_ids` (batch,) → `vectors` (batch, d);
+    - `nearest`: `word_ids` (batch,) → the `neighbour_ids` of the 10 other words whose vectors are
+      closest by cosine, and their `similarities` (batch, 10), the special ids 0 and 1 (<unk>, <eod>)
+      never among them.
+
+    An id outside [0, |V|) fails the request with the range, not an index error from inside the graph."""
+
+    def signatures(model):
+        import tensorflow as tf
+
+        words = int(table(model).shape[0])
+        count = max(1, min(NEIGHBOURS, words - 3))
+        spec = [tf.TensorSpec((None,), tf.int32, name="word_ids")]
+
+        def checked(word_ids):
+            check = tf.debugging.assert_less(tf.cast(word_ids, tf.int64), tf.constant(words, tf.int64),
+                                             message=f"word_ids must be in [0, {words})")
+            check_low = tf.debugging.assert_non_negative(word_ids, message=f"word_ids must be in [0, {words})")
+            with tf.control_dependencies([check, check_low]):
+                return tf.identity(word_ids)
+
+        @tf.function(input_signature=spec)
+        def lookup(word_ids):
+            return {"vectors": tf.gather(table(model), checked(word_ids))}
+
+        @tf.function(input_signature=spec)
+        def nearest(word_ids):
+            word_ids = checked(word_ids)
+            unit = tf.math.l2_normalize(table(model), axis=-1)
+            similarity = tf.matmul(tf.gather(unit, word_ids), unit, transpose_b=True)  # (batch, |V|)
+            excluded = tf.cast(tf.one_hot(word_ids, words), tf.bool) | (tf.range(words) < 2)[None, :]
+            top = tf.math.top_k(tf.where(excluded, -2.0, similarity), k=count)
+            return {"neighbour_ids": top.indices, "similarities": top.values}
+
+        return {"lookup": lookup, "nearest": nearest}
+
+    return signatures
+
+
 def _recipe(rate):
     def recipe(config):
         objective = ("negative sampling (k = 5 noise words from unigram^¾)" if config["objective"] == OBJECTIVES[0]
@@ -483,5 +530,6 @@ for _name, _config, _rate, _what in (
                                TokenIds(config["vocabulary_size"])},
         test_config={"vocabulary_size": 50, "embedding_dim": 8},
         training=_recipe(_rate),
+        signatures=vector_signatures(lambda model: model.get_layer("input_vectors").embeddings),
         description=_what,
     )

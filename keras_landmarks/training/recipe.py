@@ -28,7 +28,8 @@ class Recipe:
     weight_decay: Keras's decoupled decay (for SGD, w ← w − lr·wd·w each step, the paper's L2 term
     without its interaction with momentum); schedule: one of SCHEDULES, with `boundaries` (fractions of
     the run where the rate divides by `decay_factor`) or `warmup` (fraction of the run); "linear" falls
-    to 10⁻⁴ of the rate at the end (word2vec); clip_norm: the
+    to 10⁻⁴ of the rate at the end (word2vec); `options["initial_accumulator"]`: where AdaGrad's
+    squared-gradient sums start (Keras's 0.1 unless set; GloVe's 1); clip_norm: the
     gradients' global norm is clipped to it (Keras's `global_clipnorm`; Zaremba et al.'s 5); source:
     where the values come from."""
 
@@ -127,5 +128,6 @@ def optimizer(recipe, total_steps):
         common["weight_decay"] = 0.01 if recipe.weight_decay is None else recipe.weight_decay
         return keras.optimizers.AdamW(rate, beta_1=recipe.beta_1, beta_2=recipe.beta_2, **common)
     if recipe.optimizer == "adagrad":
-        return keras.optimizers.Adagrad(rate, **common)
+        initial = recipe.options.get("initial_accumulator", 0.1)  # Keras's default; GloVe's tool starts at 1
+        return keras.optimizers.Adagrad(rate, initial_accumulator_value=initial, **common)
     return keras.optimizers.RMSprop(rate, momentum=recipe.momentum, **common)
