@@ -398,12 +398,13 @@ class RelativeMultiHeadAttention(keras.layers.Layer):
         v = self._heads(ops.matmul(context, ops.cast(self.w_v, dtype)))  # (B, h, L, dh)
         distances = ops.cast(ops.arange(length - 1, -1, -1), "float32")  # L-1, …, 0
         r = ops.cast(sinusoid(distances, self.model_dim), dtype)  # R, (L, d)
-        r = ops.transpose(ops.reshape(ops.matmul(r, ops.cast(self.w_r, dtype)), (-1, self.num_heads, self.key_dim)),
-                          (1, 2, 0))  # W_{k,R} R, (h, dh, L)
+        # W_{k,R} R as (L, h, dh); contracted by einsum, not transposed to (h, dh, L): onnxruntime 1.31
+        # crashes creating a session for the float16 graph with that transpose.
+        r = ops.reshape(ops.matmul(r, ops.cast(self.w_r, dtype)), (-1, self.num_heads, self.key_dim))
         u = ops.cast(ops.expand_dims(self.u, 1), dtype)  # (h, 1, dh)
         v_bias = ops.cast(ops.expand_dims(self.v, 1), dtype)
         ac = ops.matmul(q + u, ops.swapaxes(k, 2, 3))  # (a) + (c), (B, h, T, L)
-        bd = self._rel_shift(ops.matmul(q + v_bias, r))  # (b) + (d), (B, h, T, L)
+        bd = self._rel_shift(ops.einsum("bhtd,lhd->bhtl", q + v_bias, r))  # (b) + (d), (B, h, T, L)
         scores = (ac + bd) / ops.cast(math.sqrt(self.key_dim), dtype)
         weights = masked_softmax(scores, causal_mask(t, length, length - t))  # query i is at position M + i
         weights = self.dropout_layer(weights, training=training)

@@ -19,6 +19,7 @@ from keras_landmarks.models import (  # noqa: F401
     selu,
     stylegan,
     transformer,
+    transformer_xl,
     vae,
     vgg,
     word2vec,

@@ -87,7 +87,8 @@ def test_keras_file_round_trip(name, tmp_path):
 
 
 # Building these takes minutes and several GB (gpt2_xl: 6.2 GB of float32 weights): `pytest -m large`.
-LARGE = {"gpt2_large", "gpt2_xl", "bert_large", "transformer_big", "word2vec_skipgram", "word2vec_cbow", "glove"}
+LARGE = {"gpt2_large", "gpt2_xl", "bert_large", "transformer_big", "word2vec_skipgram", "word2vec_cbow", "glove",
+         "transformer_xl_enwik8"}
 REFERENCE = [pytest.param(name, marks=pytest.mark.large) if name in LARGE else name
              for name in ALL_MODELS if get_spec(name).params is not None]
 

@@ -1,0 +1,77 @@
+"""Transformer-XL: a segment with the previous segment's memory computes what the whole text computes,
+the memory carries no gradient, and the adaptive softmax is a distribution over the full vocabulary."""
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from keras_landmarks import registry
+from keras_landmarks.models.transformer_xl import AdaptiveSoftmax
+
+CONFIG = {"vocabulary_size": 60, "num_layers": 2, "hidden_dim": 16, "num_heads": 2, "head_dim": 8,
+          "intermediate_dim": 32, "cutoffs": (20, 40), "memory_length": 8}
+
+
+def _empty(batch=2):
+    return np.zeros((batch, CONFIG["num_layers"], 0, CONFIG["hidden_dim"]), np.float32)
+
+
+def test_a_segment_with_memory_computes_what_the_whole_text_computes():
+    model = registry.build("transformer_xl", **CONFIG)
+    ids = np.random.default_rng(0).integers(0, 60, (2, 11)).astype(np.int32)
+    whole = model({"token_ids": ids, "memory": _empty()})["logits"].numpy()
+    first = model({"token_ids": ids[:, :5], "memory": _empty()})
+    second = model({"token_ids": ids[:, 5:], "memory": first["next_memory"].numpy()})
+    np.testing.assert_allclose(first["logits"].numpy(), whole[:, :5], atol=1e-5)
+    np.testing.assert_allclose(second["logits"].numpy(), whole[:, 5:], atol=1e-5)  # relative positions line up
+    # Without the memory the second segment sees less and computes something else.
+    alone = model({"token_ids": ids[:, 5:], "memory": _empty()})["logits"].numpy()
+    assert np.abs(alone - whole[:, 5:]).max() > 1e-3
+    # The memory keeps the last memory_length inputs of each layer: layer 0's are the scaled embeddings.
+    memory = second["next_memory"].numpy()
+    assert memory.shape == (2, 2, 8, 16)
+    table = model.get_layer("token_embedding").embeddings.numpy()
+    np.testing.assert_allclose(memory[:, 0], table[ids[:, 3:]] * np.sqrt(16), rtol=1e-5)
+
+
+def test_the_memory_carries_no_gradient():
+    model = registry.build("transformer_xl", **CONFIG)
+    ids = np.random.default_rng(1).integers(0, 60, (2, 4)).astype(np.int32)
+    memory = tf.constant(np.random.default_rng(2).normal(size=(2, 2, 5, 16)).astype(np.float32))
+    with tf.GradientTape(persistent=True) as tape:
+        tape.watch(memory)
+        out = model({"token_ids": tf.constant(ids), "memory": memory}, training=True)
+        loss = -tf.reduce_mean(tf.gather(out["logits"], ids, axis=-1, batch_dims=2))
+    gradient = tape.gradient(loss, memory)
+    assert gradient is None or not np.any(gradient.numpy())  # SG(h_τ) in §3.2
+    assert all(g is not None for g in tape.gradient(loss, model.trainable_variables))
+
+
+def test_adaptive_softmax_is_head_times_cluster():
+    rng = np.random.default_rng(0)
+    layer = AdaptiveSoftmax(10, cutoffs=(4, 7))
+    hidden = rng.normal(size=(3, 5)).astype(np.float32)
+    logits = rng.normal(size=(3, 10)).astype(np.float32)
+    layer.build(hidden.shape, logits.shape)
+    layer.bias.assign(rng.normal(size=10))
+    layer.cluster_kernel.assign(rng.normal(size=(5, 2)))
+    log_p = keras.ops.convert_to_numpy(layer(hidden, logits))
+    z = logits + layer.bias.numpy()
+    head = np.concatenate([z[:, :4], hidden @ layer.cluster_kernel.numpy() + layer.cluster_bias.numpy()], -1)
+    head = head - np.log(np.exp(head).sum(-1, keepdims=True))
+    expected = np.concatenate([head[:, :4],
+                               head[:, 4:5] + z[:, 4:7] - np.log(np.exp(z[:, 4:7]).sum(-1, keepdims=True)),
+                               head[:, 5:6] + z[:, 7:] - np.log(np.exp(z[:, 7:]).sum(-1, keepdims=True))], -1)
+    np.testing.assert_allclose(log_p, expected, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(np.exp(log_p).sum(-1), 1.0, rtol=1e-5)
+
+
+def test_bad_cutoffs_are_one_clear_error():
+    import pytest
+
+    from keras_landmarks.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="cutoffs"):
+        registry.build("transformer_xl", **{**CONFIG, "cutoffs": (40, 20)})
+    with pytest.raises(ConfigError, match="cutoffs"):
+        registry.build("transformer_xl", **{**CONFIG, "cutoffs": (20, 60)})
