@@ -35,17 +35,23 @@ Deviations:
 - Evaluation with `same_length` (every query seeing the same number of keys) is not implemented.
 """
 
+import functools
 import math
 
 import keras
+import numpy as np
 from keras import ops
 
 from keras_landmarks.config import check_positive, check_rate, fail
+from keras_landmarks.errors import ConfigError
 from keras_landmarks.inputs import Floats, TokenIds
 from keras_landmarks.layers._init import fresh
 from keras_landmarks.layers.attention import RelativeMultiHeadAttention
 from keras_landmarks.layers.transformer import ReversibleEmbedding
 from keras_landmarks.registry import Paper, register
+from keras_landmarks.training.language import TextProcedure, token_ids
+from keras_landmarks.training.procedures import Built, register_procedure
+from keras_landmarks.training.recipe import Recipe
 
 PAPER = Paper(
     title="Transformer-XL: Attentive Language Models Beyond a Fixed-Length Context",
@@ -167,6 +173,8 @@ class NextMemory(keras.layers.Layer):
         self.memory_length = int(memory_length)
 
     def call(self, memories, hiddens):
+        if not self.memory_length:  # no recurrence: an empty memory, (B, layers, 0, d)
+            return ops.stack([h[:, :0] for h in hiddens], axis=1)
         return ops.stack([RelativeMultiHeadAttention.update_memory(m, h, self.memory_length)
                           for m, h in zip(memories, hiddens)], axis=1)
 
@@ -181,9 +189,10 @@ def TransformerXL(*, vocabulary_size: int = 267_735, num_layers: int = 16, hidde
     """`token_ids` (B, T) and `memory` (B, num_layers, M, hidden_dim) → `logits` (log-probabilities,
     (B, T, V)) and `next_memory`."""
     for key, value in (("vocabulary_size", vocabulary_size), ("num_layers", num_layers), ("hidden_dim", hidden_dim),
-                       ("num_heads", num_heads), ("head_dim", head_dim), ("intermediate_dim", intermediate_dim),
-                       ("memory_length", memory_length)):
+                       ("num_heads", num_heads), ("head_dim", head_dim), ("intermediate_dim", intermediate_dim)):
         check_positive(name, key, value)
+    if isinstance(memory_length, bool) or not isinstance(memory_length, int) or memory_length < 0:
+        fail(name, "memory_length", memory_length, "an integer >= 0 (0: no memory, every segment on its own)")
     check_rate(name, "dropout", dropout)
     check_rate(name, "attention_dropout", attention_dropout)
     cutoffs = tuple(cutoffs)
@@ -210,6 +219,182 @@ def TransformerXL(*, vocabulary_size: int = 267_735, num_layers: int = 16, hidde
                        name=name)
 
 
+# --- training: segment-level recurrence ---------------------------------------------------------------
+
+
+@functools.lru_cache(maxsize=4)
+def byte_ids(data, split, data_dir=None, manual_dir=None):
+    """int32 UTF-8 bytes of a text dataset's split, documents separated by a blank line (enwik8's units)."""
+    from keras_landmarks.tokenizers import corpus_documents
+
+    text = "\n\n".join(corpus_documents(data, split, data_dir, manual_dir))
+    return np.frombuffer(text.encode("utf-8"), np.uint8).astype(np.int32)
+
+
+def streams(ids, count, length):
+    """(inputs, targets), each (steps · count, length): the text cut into `count` contiguous streams read
+    side by side, `length` tokens at a time; row k·count + b is stream b's k-th segment, so batch k of
+    `count` rows continues batch k − 1 row for row (the reference code's batchify). Targets are one on."""
+    per = (len(ids) - 1) // count
+    steps = per // length
+    if steps < 1:
+        return np.zeros((0, length), np.int32), np.zeros((0, length), np.int32)
+    starts = np.arange(count) * per
+    rows = starts[:, None] + np.arange(steps * length)[None, :]  # (count, steps · length)
+
+    def cut(array):
+        return array.reshape(count, steps, length).transpose(1, 0, 2).reshape(steps * count, length).astype(np.int32)
+
+    return cut(ids[rows]), cut(ids[rows + 1])
+
+
+class MemoryTrainer(keras.Model):
+    """Trains a Transformer-XL model on `streams` rows side by side, carrying each stream's memory from one
+    batch to the next (§3.2): the memory is non-trainable state, the last `memory_length` positions of
+    every layer's input, and the gradient stops at it. Loss: the mean next-token negative log-likelihood."""
+
+    def __init__(self, net, streams, **kwargs):
+        super().__init__(**kwargs)
+        self.net, self.streams = net, int(streams)
+        self.memory_length = net.get_layer("next_memory").memory_length
+        _, layers, _, dim = net.input["memory"].shape
+        self.memory = self.add_weight(shape=(self.streams, layers, self.memory_length, dim), initializer="zeros",
+                                      trainable=False, name="memory")
+        self.filled = self.add_weight(shape=(), dtype="int32", initializer="zeros", trainable=False, name="filled")
+        self.tracker = keras.metrics.Mean(name="loss")
+
+    @property
+    def metrics(self):
+        return [self.tracker]
+
+    def call(self, inputs, training=False):
+        return self.net(inputs, training=training)
+
+    def current_memory(self):
+        """The stored memory: its last `filled` positions (none before the first batch)."""
+        return self.memory.value[:, :, self.memory_length - self.filled.value :]
+
+    def keep(self, memory):
+        import tensorflow as tf
+
+        length = tf.shape(memory)[2]
+        self.memory.assign(tf.pad(memory, [[0, 0], [0, 0], [self.memory_length - length, 0], [0, 0]]))
+        self.filled.assign(length)
+
+    def train_step(self, data):
+        import tensorflow as tf
+
+        ids, targets = data
+        with tf.GradientTape() as tape:
+            out = self.net({"token_ids": ids, "memory": self.current_memory()}, training=True)
+            loss = ops.mean(next_token_nll(out["logits"], targets))
+        variables = self.net.trainable_variables
+        self.optimizer.apply(tape.gradient(loss, variables), variables)
+        self.keep(out["next_memory"])
+        self.tracker.update_state(loss)
+        return {"loss": self.tracker.result()}
+
+
+def next_token_nll(log_probs, targets):
+    """−log p(target) at each position, (B, T), from log-probabilities (B, T, V)."""
+    return -ops.squeeze(ops.take_along_axis(log_probs, ops.expand_dims(ops.cast(targets, "int32"), -1), axis=-1), -1)
+
+
+def stream_nll(net, inputs, targets, count):
+    """Read `streams`-arranged rows (`count` streams side by side) in order from an empty memory, carrying
+    it: (summed −log p per position within a segment (T,) in float64, the number of tokens scored)."""
+    import tensorflow as tf
+
+    @tf.function(reduce_retracing=True)
+    def step(ids, labels, memory):
+        out = net({"token_ids": ids, "memory": memory}, training=False)
+        return ops.sum(next_token_nll(out["logits"], labels), axis=0), out["next_memory"]
+
+    _, layers, _, dim = net.input["memory"].shape
+    memory = tf.zeros((count, layers, 0, dim))
+    nats = np.zeros(inputs.shape[1], np.float64)
+    steps = len(targets) // count
+    for k in range(steps):
+        part = slice(k * count, (k + 1) * count)
+        position, memory = step(inputs[part], targets[part], memory)
+        nats += position.numpy()
+    return nats, steps * count * inputs.shape[1]
+
+
+class SegmentRecurrence(TextProcedure):
+    """Next-token negative log-likelihood over contiguous segments with the memory carried (Transformer-XL's
+    training); held-out: the test split read the same way from an empty memory, in nats and bits per
+    token (bits per character for bytes)."""
+
+    name = "segment_recurrence"
+    losses = ("next_token_nll",)
+    strategies = ("none",)
+    precisions = ("float32",)
+    shuffle = False
+
+    def units(self, recipe, config):
+        units = recipe.options.get("units", "words")
+        if units not in ("words", "bytes"):
+            raise ConfigError(f"Unknown units {units!r} for segment_recurrence. Allowed: words, bytes.", key="units",
+                              value=units)
+        if units == "bytes" and config["vocabulary_size"] < 256:
+            raise ConfigError(f"Byte-level training needs vocabulary_size >= 256 (every byte value); the model has "
+                              f"{config['vocabulary_size']}: --set vocabulary_size=256.", key="vocabulary_size",
+                              value=config["vocabulary_size"])
+        return units
+
+    def split(self, data, split, data_dir=None, manual_dir=None, *, spec=None, config=None, recipe=None):
+        if self.units(recipe, config) == "bytes":
+            ids = byte_ids(data, split, data_dir, manual_dir)
+        else:
+            ids = token_ids(data, split, config["vocabulary_size"], data_dir, manual_dir)
+        length = recipe.options.get("segment", 150)
+        x, y = streams(ids, recipe.batch_size, length)
+        if not len(y):
+            raise ConfigError(f"{data}'s {split} split has {len(ids):,} tokens: too few for {recipe.batch_size} streams "
+                              f"of one {length}-token segment.", key="batch_size", value=recipe.batch_size)
+        return x, y, config["vocabulary_size"]
+
+    def write_assets(self, folder, data, data_dir=None, manual_dir=None, *, spec=None, config=None, recipe=None):
+        if self.units(recipe, config) == "bytes":
+            return []
+        return super().write_assets(folder, data, data_dir, manual_dir, spec=spec, config=config, recipe=recipe)
+
+    def build(self, spec, overrides, weights, recipe, total_steps, classes, dataset=None):
+        from keras_landmarks import registry
+        from keras_landmarks.training.recipe import optimizer
+
+        net = registry.build(spec.name, weights=weights, **overrides)
+        trainer = MemoryTrainer(net, recipe.batch_size)
+        trainer.compile(optimizer=optimizer(recipe, total_steps))
+        return Built(trainer, [(trainer.optimizer, net.trainable_variables)], {spec.name: net})
+
+    def evaluate(self, trainer, batches):
+        pairs = [(x.numpy(), y.numpy()) for x, y in batches]
+        inputs, targets = np.concatenate([x for x, _ in pairs]), np.concatenate([y for _, y in pairs])
+        nats, count = stream_nll(trainer.net, inputs, targets, trainer.streams)
+        loss = float(nats.sum() / count)
+        return {"loss": loss, "bits_per_token": loss / math.log(2), "perplexity": float(np.exp(loss))}
+
+    def results(self, metrics):
+        return {"test_loss": metrics["loss"], "bits_per_token": metrics["bits_per_token"],
+                "perplexity": metrics["perplexity"]}
+
+
+register_procedure(SegmentRecurrence())
+
+
+def _recipe(units, batch, segment, steps_note):
+    def recipe(config):
+        return Recipe(optimizer="adam", learning_rate=2.5e-4, schedule="cosine", clip_norm=0.25, batch_size=batch,
+                      epochs=1, loss="next_token_nll", metrics=(), procedure="segment_recurrence",
+                      options={"units": units, "segment": segment},
+                      source=f"Dai et al. 2019 and their code: Adam 2.5·10⁻⁴ with cosine decay, gradients clipped at "
+                             f"norm 0.25, {batch} streams of {segment}-token segments, memory carried ({steps_note})")
+
+    return recipe
+
+
 def _io(config):
     layers, d = config["num_layers"], config["hidden_dim"]
     return {"inputs": {"token_ids": (None, None), "memory": (None, layers, None, d)},
@@ -219,8 +404,8 @@ def _io(config):
 _TEST = {"vocabulary_size": 60, "num_layers": 2, "hidden_dim": 16, "num_heads": 2, "head_dim": 8,
          "intermediate_dim": 32, "cutoffs": (20, 40), "memory_length": 6}
 
-for _name, _config, _params, _what in (
-        ("transformer_xl", {}, 151_119_838,
+for _name, _config, _params, _training, _what in (
+        ("transformer_xl", {}, 151_119_838, _recipe("words", 60, 150, "200,000 steps; one epoch here"),
          "WikiText-103 base (the paper's 151M, Table 1): 267,735·410 tied embedding, 16 layers of 5·410·410 "
          "attention projections (q, k, v, output and W_{k,R}), u and v (2·410), two LayerNorms (4·410) and "
          "the 410→2,100→410 FFN with biases; the output bias (267,735) and the adaptive softmax's 3 cluster "
@@ -228,7 +413,7 @@ for _name, _config, _params, _what in (
         ("transformer_xl_enwik8",
          {"vocabulary_size": 204, "num_layers": 24, "hidden_dim": 1024, "num_heads": 8, "head_dim": 128,
           "intermediate_dim": 3072, "cutoffs": (), "memory_length": 512, "name": "transformer_xl_enwik8"},
-         277_278_924,
+         277_278_924, _recipe("bytes", 22, 512, "400,000 steps; one epoch here"),
          "enwik8 24 layers (the paper's 277M, Table 2): 204·1,024 tied embedding, 24 layers of 5·1,024·1,024 "
          "projections, u and v (2·1,024), two LayerNorms and the 1,024→3,072→1,024 FFN; output bias 204.")):
     register(
@@ -244,5 +429,6 @@ for _name, _config, _params, _what in (
         io=_io,
         inputs=lambda config: {"token_ids": TokenIds(config["vocabulary_size"]), "memory": Floats()},
         test_config=dict(_TEST, **({"cutoffs": ()} if _name.endswith("enwik8") else {})),
+        training=_training,
         description="Transformer-XL: segment-level recurrence with relative positional attention",
     )

@@ -10,7 +10,8 @@
   tokens) of the training split; epoch e visits them in the order `default_rng([seed, e]).permutation(n)`, in
   full batches (the last partial batch is dropped, so every step has the same shape). The order
   depends only on (seed, epoch), so a run resumed at step k reads exactly the batches the uninterrupted
-  run read from step k on.
+  run read from step k on. A procedure that carries state from one batch to the next (Transformer-XL's
+  memory) keeps the stored order (`shuffle=False`).
 """
 
 import dataclasses
@@ -131,12 +132,15 @@ class Stream:
     labels: np.ndarray
     batch_size: int
     seed: int
+    shuffle: bool = True  # False: every epoch in the stored order (a procedure that carries state across batches)
 
     @property
     def steps_per_epoch(self):
         return len(self.labels) // self.batch_size
 
     def order(self, epoch):
+        if not self.shuffle:
+            return np.arange(len(self.labels))
         return np.random.default_rng([self.seed, epoch]).permutation(len(self.labels))
 
     def batches(self, first, last, preprocess, shard=(0, 1)):

@@ -198,7 +198,7 @@ class Run:
 
 def train(model, data, *, out=None, epochs=None, steps=None, batch_size=None, optimizer=None, learning_rate=None,
           seed=0, checkpoint_every=None, resume=False, overwrite=False, precision="float32", strategy="none",
-          overrides=None, weights=None, data_dir=None, manual_dir=None, progress=True, loss=None):
+          overrides=None, weights=None, data_dir=None, manual_dir=None, progress=True, loss=None, recipe_options=None):
     """Train registry model `model` on dataset `data` by its paper's procedure (a classifier's
     cross-entropy, a VAE's ELBO, a GAN's game); the run's summary (also in `out/train.json`).
 
@@ -208,6 +208,8 @@ def train(model, data, *, out=None, epochs=None, steps=None, batch_size=None, op
             text for language models: text_corpus); trains on its `train` split, reports on `test`.
         loss: the objective, where the procedure offers several (a GAN's "minimax" or "non_saturating";
             `info` shows the recipe's).
+        recipe_options: values of the recipe's procedure options to change (word2vec's "sample", Transformer-XL's
+            "segment"); `info` shows them. A key the recipe does not have is an error.
         out: the run folder (default `runs/<model>`); an existing run there needs `resume` or `overwrite`.
         epochs / steps: the length (steps wins; default: the recipe's epochs).
         batch_size, optimizer, learning_rate: override the model's recipe (`info` shows it). The batch
@@ -245,7 +247,7 @@ def train(model, data, *, out=None, epochs=None, steps=None, batch_size=None, op
         tfds.disable_progress_bar()  # nor the progress of building a dataset
     run = _prepare(spec, data, out, epochs, steps, batch_size, optimizer, learning_rate, seed, checkpoint_every,
                    resume, overwrite, precision, strategy, strategy_object, overrides, weights, data_dir, manual_dir,
-                   writes, loss)
+                   writes, loss, recipe_options)
     started = time.perf_counter()
     try:
         if strategy == "multi-worker":
@@ -263,13 +265,20 @@ def train(model, data, *, out=None, epochs=None, steps=None, batch_size=None, op
 
 
 def _prepare(spec, data, out, epochs, steps, batch_size, optimizer, learning_rate, seed, checkpoint_every, resume,
-             overwrite, precision, strategy, strategy_object, overrides, weights, data_dir, manual_dir, writes, loss):
+             overwrite, precision, strategy, strategy_object, overrides, weights, data_dir, manual_dir, writes, loss,
+             recipe_options=None):
     import keras
 
     name = spec.name
     recipe = (spec.training(spec.full_config(**(overrides or {}))) if spec.training else default_recipe(spec.task))
+    unknown = sorted(set(recipe_options or {}) - set(recipe.options))
+    if unknown:
+        raise ConfigError(f"Unknown recipe option {unknown[0]!r} for {name}. Allowed: "
+                          f"{', '.join(sorted(recipe.options)) or 'none (its recipe has no options)'}.",
+                          key="options", value=unknown[0])
     recipe = recipe.replace(optimizer=optimizer, learning_rate=learning_rate, batch_size=batch_size,
-                            epochs=epochs, loss=loss).check()
+                            epochs=epochs, loss=loss, options={**recipe.options, **recipe_options} if recipe_options else None
+                            ).check()
     if spec.task != "image_classification" and recipe.procedure == "classification":
         raise ConfigError(f"{name} is a {spec.task} model: `train` runs image classifiers and the models whose "
                           f"recipe names a training procedure; its paper's recipe is in `keras-landmarks info {name} "
@@ -305,7 +314,7 @@ def _prepare(spec, data, out, epochs, steps, batch_size, optimizer, learning_rat
     overrides = procedure.configure(spec, overrides or {}, classes)
     given["overrides"] = overrides
     per_step = procedure.images_per_step(recipe)
-    stream = Stream(train_x, train_y, per_step, seed)
+    stream = Stream(train_x, train_y, per_step, seed, shuffle=procedure.shuffle)
     if stream.steps_per_epoch < 1:
         reads = "" if per_step == recipe.batch_size else f" (a step reads {per_step} images)"
         raise ConfigError(f"Batch size {recipe.batch_size}{reads} is larger than {data}'s {len(train_y):,} training "

@@ -49,6 +49,7 @@ class Procedure:
     losses = ()
     quality_metric = None  # what gates a run's int8 artifacts on its held-out split (export.parity.GATES)
     gate_examples = None  # how many held-out examples that gate reads (None: all)
+    shuffle = True  # False: batches in the order `split` gives (state carried from one batch to the next)
     precisions = ("float32", "mixed_float16", "mixed_bfloat16")
     strategies = ("none", "mirrored", "multi-worker")
 
