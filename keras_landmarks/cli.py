@@ -30,7 +30,7 @@ def _load():
     keras_landmarks._load()
 
 
-def parse_overrides(pairs):
+def parse_overrides(pairs, flag="--set"):
     """`["num_classes=10", "input_shape=(64, 64, 3)", "pooling=avg"]` → a dict of Python values."""
     from keras_landmarks.errors import ConfigError
 
@@ -38,7 +38,7 @@ def parse_overrides(pairs):
     for pair in pairs or ():
         key, sep, text = pair.partition("=")
         if not sep or not key.strip():
-            raise ConfigError(f"Expected --set key=value. Received: {pair!r}")
+            raise ConfigError(f"Expected {flag} key=value. Received: {pair!r}")
         try:
             value = ast.literal_eval(text)
         except (ValueError, SyntaxError):
@@ -126,6 +126,9 @@ def _cmd_info(args):
         procedure = recipe.get("procedure", "classification")
         head = "" if procedure == "classification" else f"{procedure} procedure, loss {recipe['loss']}: "
         print(f"  training {wrap(head + recipe['source'])}")
+        if recipe.get("options"):
+            options = ", ".join(f"{k}={v!r}" for k, v in recipe["options"].items())
+            print(f"  options  {wrap(options + ' (train --option KEY=VALUE)')}")
     if args.summary:
         print()
         model.summary(line_length=110)
@@ -219,7 +222,8 @@ def _cmd_train(args):
                    seed=args.seed, checkpoint_every=args.checkpoint_every, resume=args.resume,
                    overwrite=args.overwrite, precision=args.precision, strategy=args.strategy,
                    overrides=parse_overrides(args.set), weights=args.weights, data_dir=args.data_dir,
-                   manual_dir=args.manual_dir, progress=not args.quiet, loss=args.loss)
+                   manual_dir=args.manual_dir, progress=not args.quiet, loss=args.loss,
+                   recipe_options=parse_overrides(args.option, flag="--option") or None)
     metrics = ", ".join(f"{k} {v:.4f}" for k, v in result["results"].items())
     print(f"{result['options']['model']} on {result['options']['data']}: held-out {metrics}")
     if result.get("worker"):
@@ -352,6 +356,8 @@ def _parser():
     p.add_argument("--strategy", default="none", help="none (default), mirrored (all local devices) or multi-worker "
                    "(TF_CONFIG)")
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config value (repeatable)")
+    p.add_argument("--option", action="append", metavar="KEY=VALUE", help="change one of the recipe's procedure "
+                   "options, e.g. segment=64 for Transformer-XL (`info` lists them; repeatable)")
     p.add_argument("--weights", metavar="PATH", help="start from weights trained elsewhere (fine-tuning): see convert")
     p.add_argument("--out", help="run folder (default runs/NAME)")
     p.add_argument("--data-dir", help="TFDS data folder (default ~/tensorflow_datasets)")

@@ -41,12 +41,15 @@ def _held_by_rule(name, numbers):
         return min(final["lstm"]) >= 0.9 and max(final["simple_rnn"]) < 0.5
     if name == "nnlm-kneser-ney":
         return all(r["perplexity_sample"] < numbers["kneser_ney"]["perplexity"] for r in numbers["nnlm"])
+    if name == "transformer-xl-memory":
+        return all(a["bpc"] < b["bpc"] for a, b in zip(numbers["runs"]["memory"], numbers["runs"]["none"]))
     return all(r["clip"]["at_extremes"] >= 0.5 and r["gp"]["at_extremes"] <= 0.05 for r in numbers["runs"])
 
 
 @pytest.mark.parametrize("name", ["vae-elbo", "gan-samples", "dcgan-samples", "stylegan-styles", "lstm-adding",
                                   pytest.param("wgan-gp-toy", marks=pytest.mark.large),  # 30 s of double backprop
-                                  pytest.param("nnlm-kneser-ney", marks=pytest.mark.large)])  # 40 s: NLTK's n-gram
+                                  pytest.param("nnlm-kneser-ney", marks=pytest.mark.large),  # 40 s: NLTK's n-gram
+                                  pytest.param("transformer-xl-memory", marks=pytest.mark.large)])  # 40 s: two runs
 def test_each_claim_runs_its_protocol_and_applies_its_rule(name, tmp_path):
     record = reproduce(name, quick=True, seeds=1, out=tmp_path, progress=False)
     folder = tmp_path / name

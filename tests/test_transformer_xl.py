@@ -75,3 +75,66 @@ def test_bad_cutoffs_are_one_clear_error():
         registry.build("transformer_xl", **{**CONFIG, "cutoffs": (40, 20)})
     with pytest.raises(ConfigError, match="cutoffs"):
         registry.build("transformer_xl", **{**CONFIG, "cutoffs": (20, 60)})
+
+
+def test_streams_continue_row_for_row():
+    from keras_landmarks.models.transformer_xl import streams
+
+    ids = np.arange(103, dtype=np.int32)
+    x, y = streams(ids, count=4, length=5)  # 4 streams of 25 tokens: 5 segments each
+    assert x.shape == y.shape == (20, 5)
+    np.testing.assert_array_equal(y, x + 1)  # targets one on
+    for k in range(1, 5):
+        np.testing.assert_array_equal(x[k * 4 : (k + 1) * 4, 0], x[(k - 1) * 4 : k * 4, -1] + 1)  # batch k continues k − 1
+    np.testing.assert_array_equal(x[:4, 0], [0, 25, 50, 75])
+
+
+def test_segment_recurrence_trains_through_train_and_carries_the_memory(tmp_path, corpus_dir):
+    import json
+    import math
+
+    from keras_landmarks.training import train
+
+    small = {**CONFIG, "vocabulary_size": 256, "cutoffs": (), "memory_length": 16}
+    summary = train("transformer_xl_enwik8", "text_corpus", out=tmp_path / "run", steps=60, batch_size=8,
+                    learning_rate=5e-3, data_dir=corpus_dir, progress=False, overrides=small,
+                    recipe_options={"segment": 16, "eval_tokens": 20_000})
+    results = summary["results"]
+    assert results["bits_per_token"] < math.log2(256) - 2.0, results  # well below uniform bytes (8 bits)
+    record = json.loads((tmp_path / "run" / "train.json").read_text())
+    assert record["options"]["recipe"]["options"] == {"units": "bytes", "segment": 16, "eval_tokens": 20_000}
+    model = keras.saving.load_model(tmp_path / "run" / "transformer_xl_enwik8.keras")
+    assert model.get_layer("next_memory").memory_length == 16
+
+
+def test_the_memory_trainer_keeps_the_last_positions():
+    from keras_landmarks.models.transformer_xl import MemoryTrainer
+
+    net = registry.build("transformer_xl", **{**CONFIG, "memory_length": 6, "dropout": 0.0})
+    trainer = MemoryTrainer(net, streams=2)
+    trainer.compile(optimizer=keras.optimizers.SGD(0.0))
+    assert trainer.current_memory().shape[2] == 0
+    ids = np.random.default_rng(0).integers(0, 60, (2, 4)).astype(np.int32)
+    trainer.train_step((tf.constant(ids), tf.constant(ids)))
+    assert trainer.current_memory().shape[2] == 4
+    trainer.train_step((tf.constant(ids), tf.constant(ids)))
+    kept = trainer.current_memory().numpy()
+    assert kept.shape == (2, 2, 6, 16)
+    table = net.get_layer("token_embedding").embeddings.numpy()
+    np.testing.assert_allclose(kept[:, 0, -4:], table[ids] * 4.0, rtol=1e-5)  # layer 0: the scaled embeddings
+
+
+def test_bad_recipe_options_and_units_are_one_clear_error(tmp_path, corpus_dir):
+    import pytest
+
+    from keras_landmarks.errors import ConfigError
+    from keras_landmarks.training import train
+
+    with pytest.raises(ConfigError, match="Unknown recipe option 'window' for transformer_xl_enwik8. Allowed: "
+                                          "eval_tokens, segment, units"):
+        train("transformer_xl_enwik8", "text_corpus", out=tmp_path / "a", steps=1, data_dir=corpus_dir,
+              progress=False, overrides=CONFIG, recipe_options={"window": 3})
+    with pytest.raises(ConfigError, match="vocabulary_size >= 256"):
+        train("transformer_xl_enwik8", "text_corpus", out=tmp_path / "b", steps=1, data_dir=corpus_dir,
+              progress=False, overrides={**CONFIG, "cutoffs": ()})
+    assert not (tmp_path / "b").exists() or not any((tmp_path / "b").iterdir())

@@ -323,8 +323,11 @@ def stream_nll(net, inputs, targets, count):
 
 class SegmentRecurrence(TextProcedure):
     """Next-token negative log-likelihood over contiguous segments with the memory carried (Transformer-XL's
-    training); held-out: the test split read the same way from an empty memory, in nats and bits per
-    token (bits per character for bytes)."""
+    training); held-out: the test split (its first `eval_tokens`, where the recipe sets them) read the
+    same way from an empty memory, in nats and bits per token (bits per character for bytes).
+
+    Recipe options: `units` ("words": the training split's `WordVocabulary`; "bytes": UTF-8 bytes, as
+    enwik8, which needs vocabulary_size >= 256), `segment` (tokens per segment), `eval_tokens`."""
 
     name = "segment_recurrence"
     losses = ("next_token_nll",)
@@ -348,6 +351,8 @@ class SegmentRecurrence(TextProcedure):
             ids = byte_ids(data, split, data_dir, manual_dir)
         else:
             ids = token_ids(data, split, config["vocabulary_size"], data_dir, manual_dir)
+        if split != "train" and recipe.options.get("eval_tokens"):
+            ids = ids[: recipe.options["eval_tokens"] + 1]
         length = recipe.options.get("segment", 150)
         x, y = streams(ids, recipe.batch_size, length)
         if not len(y):
@@ -388,7 +393,7 @@ def _recipe(units, batch, segment, steps_note):
     def recipe(config):
         return Recipe(optimizer="adam", learning_rate=2.5e-4, schedule="cosine", clip_norm=0.25, batch_size=batch,
                       epochs=1, loss="next_token_nll", metrics=(), procedure="segment_recurrence",
-                      options={"units": units, "segment": segment},
+                      options={"units": units, "segment": segment, "eval_tokens": None},
                       source=f"Dai et al. 2019 and their code: Adam 2.5·10⁻⁴ with cosine decay, gradients clipped at "
                              f"norm 0.25, {batch} streams of {segment}-token segments, memory carried ({steps_note})")
 
