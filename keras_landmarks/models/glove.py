@@ -50,6 +50,7 @@ from keras_landmarks.registry import Paper, register
 from keras_landmarks.training.language import TextProcedure, vocabulary
 from keras_landmarks.training.procedures import Built, register_procedure
 from keras_landmarks.training.recipe import Recipe
+from keras_landmarks.training.trainer import LossTrainer
 
 PAPER = Paper(
     title="GloVe: Global Vectors for Word Representation",
@@ -115,22 +116,14 @@ def weighting(counts, x_max=100.0, alpha=0.75):
     return ops.minimum(1.0, ops.power(ops.divide(counts, x_max), alpha))
 
 
-class GloVeTrainer(keras.Model):
+class GloVeTrainer(LossTrainer):
     """Eq. 8 around a GloVe model: each example is a pair (i, j) with its count $X_{ij}$; the loss is
     ½ f(X_ij)(w_iᵀw̃_j + b_i + b̃_j − log X_ij)², summed over the batch (glove.c's cost)."""
 
     def __init__(self, net, x_max=100.0, alpha=0.75, **kwargs):
-        super().__init__(**kwargs)
-        self.net, self.x_max, self.alpha = net, float(x_max), float(alpha)
+        super().__init__(net, **kwargs)
+        self.x_max, self.alpha = float(x_max), float(alpha)
         self.tables = net.get_layer("glove_tables")
-        self.tracker = keras.metrics.Mean(name="loss")
-
-    @property
-    def metrics(self):
-        return [self.tracker]
-
-    def call(self, inputs, training=False):
-        return self.net(inputs, training=training)
 
     def entry_loss(self, pairs, counts):
         """½ f(X_ij)(w_iᵀw̃_j + b_i + b̃_j − log X_ij)² of each entry, (batch,)."""
@@ -138,16 +131,10 @@ class GloVeTrainer(keras.Model):
         difference = self.tables.log_count(pairs[:, 0], pairs[:, 1]) - ops.log(counts)
         return 0.5 * weighting(counts, self.x_max, self.alpha) * ops.square(difference)
 
-    def train_step(self, data):
-        import tensorflow as tf
-
+    def step_loss(self, data):
         pairs, counts = data
-        with tf.GradientTape() as tape:
-            loss = ops.sum(self.entry_loss(pairs, counts))
-        variables = self.trainable_variables
-        self.optimizer.apply(tape.gradient(loss, variables), variables)
-        self.tracker.update_state(loss / ops.cast(ops.shape(counts)[0], loss.dtype))
-        return {"loss": self.tracker.result()}
+        loss = ops.sum(self.entry_loss(pairs, counts))
+        return loss, loss / ops.cast(ops.shape(counts)[0], loss.dtype)
 
 
 def cooccurrence_matrix(ids, starts, vocabulary_size, window=10):

@@ -52,6 +52,7 @@ from keras_landmarks.registry import Paper, register
 from keras_landmarks.training.language import TextProcedure, token_ids
 from keras_landmarks.training.procedures import Built, register_procedure
 from keras_landmarks.training.recipe import Recipe
+from keras_landmarks.training.trainer import LossTrainer
 
 PAPER = Paper(
     title="Transformer-XL: Attentive Language Models Beyond a Fixed-Length Context",
@@ -248,27 +249,19 @@ def streams(ids, count, length):
     return cut(ids[rows]), cut(ids[rows + 1])
 
 
-class MemoryTrainer(keras.Model):
+class MemoryTrainer(LossTrainer):
     """Trains a Transformer-XL model on `streams` rows side by side, carrying each stream's memory from one
     batch to the next (§3.2): the memory is non-trainable state, the last `memory_length` positions of
     every layer's input, and the gradient stops at it. Loss: the mean next-token negative log-likelihood."""
 
     def __init__(self, net, streams, **kwargs):
-        super().__init__(**kwargs)
-        self.net, self.streams = net, int(streams)
+        super().__init__(net, **kwargs)
+        self.streams = int(streams)
         self.memory_length = net.get_layer("next_memory").memory_length
         _, layers, _, dim = net.input["memory"].shape
         self.memory = self.add_weight(shape=(self.streams, layers, self.memory_length, dim), initializer="zeros",
                                       trainable=False, name="memory")
         self.filled = self.add_weight(shape=(), dtype="int32", initializer="zeros", trainable=False, name="filled")
-        self.tracker = keras.metrics.Mean(name="loss")
-
-    @property
-    def metrics(self):
-        return [self.tracker]
-
-    def call(self, inputs, training=False):
-        return self.net(inputs, training=training)
 
     def current_memory(self):
         """The stored memory: its last `filled` positions (none before the first batch)."""
@@ -281,18 +274,12 @@ class MemoryTrainer(keras.Model):
         self.memory.assign(tf.pad(memory, [[0, 0], [0, 0], [self.memory_length - length, 0], [0, 0]]))
         self.filled.assign(length)
 
-    def train_step(self, data):
-        import tensorflow as tf
-
+    def step_loss(self, data):
         ids, targets = data
-        with tf.GradientTape() as tape:
-            out = self.net({"token_ids": ids, "memory": self.current_memory()}, training=True)
-            loss = ops.mean(next_token_nll(out["logits"], targets))
-        variables = self.net.trainable_variables
-        self.optimizer.apply(tape.gradient(loss, variables), variables)
-        self.keep(out["next_memory"])
-        self.tracker.update_state(loss)
-        return {"loss": self.tracker.result()}
+        out = self.net({"token_ids": ids, "memory": self.current_memory()}, training=True)
+        self.keep(out["next_memory"])  # read above, so this step used the previous segment's memory
+        loss = ops.mean(next_token_nll(out["logits"], targets))
+        return loss, loss
 
 
 def next_token_nll(log_probs, targets):

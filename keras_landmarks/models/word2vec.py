@@ -61,6 +61,7 @@ from keras_landmarks.registry import Paper, register
 from keras_landmarks.training.language import TextProcedure, vocabulary
 from keras_landmarks.training.procedures import Built, register_procedure
 from keras_landmarks.training.recipe import Recipe
+from keras_landmarks.training.trainer import LossTrainer
 
 PAPER = Paper(
     title="Efficient Estimation of Word Representations in Vector Space",
@@ -231,27 +232,19 @@ def Word2Vec(*, vocabulary_size: int = 1_000_000, embedding_dim: int = 300, arch
     return keras.Model(ids, {"vectors": h, "logits": logits}, name=name)
 
 
-class Word2VecTrainer(keras.Model):
+class Word2VecTrainer(LossTrainer):
     """Negative sampling around a word2vec model: each example is (input, the word to predict); the loss
     is eq. 4 negated, summed over the batch. `noise`: the noise distribution $P_n(w)$ over the
     vocabulary (unigram^¾)."""
 
     def __init__(self, net, noise, negatives=5, seed=0, **kwargs):
-        super().__init__(**kwargs)
-        self.net, self.negatives = net, int(negatives)
+        super().__init__(net, **kwargs)
+        self.negatives = int(negatives)
         self.cdf = np.cumsum(np.asarray(noise, np.float64) / np.sum(noise)).astype(np.float32)
         self.noise = keras.random.SeedGenerator(seed)
-        self.tracker = keras.metrics.Mean(name="loss")
         self.table = net.get_layer("input_vectors")
         self.outputs_layer = net.get_layer("output_vectors")
         self.cbow = net.inputs[0].name == "context_ids"
-
-    @property
-    def metrics(self):
-        return [self.tracker]
-
-    def call(self, inputs, training=False):
-        return self.net(inputs, training=training)
 
     def projection(self, inputs):
         """The input vector (skip-gram), or the mean of the context vectors (CBOW), whose error goes back
@@ -278,16 +271,10 @@ class Word2VecTrainer(keras.Model):
         negative = ops.einsum("bkd,bd->bk", self.outputs_layer.lookup(noise), h)
         return ops.softplus(-positive) + ops.sum(ops.softplus(negative), axis=-1)
 
-    def train_step(self, data):
-        import tensorflow as tf
-
+    def step_loss(self, data):
         inputs, targets = data
-        with tf.GradientTape() as tape:
-            loss = ops.sum(self.pair_loss(inputs, targets, self.noise))
-        variables = self.trainable_variables
-        self.optimizer.apply(tape.gradient(loss, variables), variables)
-        self.tracker.update_state(loss / ops.cast(ops.shape(targets)[0], loss.dtype))
-        return {"loss": self.tracker.result()}
+        loss = ops.sum(self.pair_loss(inputs, targets, self.noise))
+        return loss, loss / ops.cast(ops.shape(targets)[0], loss.dtype)
 
 
 # --- the training stream ------------------------------------------------------------------------------
