@@ -292,7 +292,7 @@ def stream_nll(net, inputs, targets, count):
     it: (summed −log p per position within a segment (T,) in float64, the number of tokens scored)."""
     import tensorflow as tf
 
-    @tf.function(reduce_retracing=True)
+    @tf.function(reduce_retracing=True, autograph=False)  # no control flow to convert
     def step(ids, labels, memory):
         out = net({"token_ids": ids, "memory": memory}, training=False)
         return ops.sum(next_token_nll(out["logits"], labels), axis=0), out["next_memory"]
