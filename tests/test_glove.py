@@ -45,8 +45,11 @@ def test_glove_loss_is_eq_8_with_eq_9s_weighting_and_the_vectors_are_w_plus_w_ti
     fit = np.sum(w[pairs[:, 0]] * c[pairs[:, 1]], -1) + b[pairs[:, 0]] + bc[pairs[:, 1]]
     np.testing.assert_allclose(loss, 0.5 * weight * (fit - np.log(counts)) ** 2, rtol=1e-5)
     assert weight[1] == weight[2] == 1.0  # f caps at x_max
-    vectors = keras.ops.convert_to_numpy(net(np.arange(6, dtype=np.int32))["vectors"])
-    np.testing.assert_allclose(vectors, w + c, rtol=1e-6)
+    outputs = net({"word_ids": np.arange(6, dtype=np.int32), "context_ids": np.array([5, 4, 3, 2, 1, 0], np.int32)})
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(outputs["vectors"]), w + c, rtol=1e-6)
+    j = np.array([5, 4, 3, 2, 1, 0])
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(outputs["log_counts"]),
+                               np.sum(w * c[j], -1) + b + bc[j], rtol=1e-5)
 
 
 def test_the_recipe_is_the_papers():

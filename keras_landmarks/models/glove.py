@@ -19,8 +19,9 @@ the loss is halved (its gradient is $f \\cdot$ the difference), every vector and
 in ±0.5/d, and AdaGrad's squared-gradient sums start at 1, so its first step is the bare rate.
 
 The word vectors users keep are $W + \\tilde W$ (§4.2: "we use the sum W + W̃ as our word vectors"),
-what the model's forward pass gives: `word_ids` (batch,) → `vectors` (batch, d); a SavedModel also
-serves `lookup` and `nearest` (the 10 closest words by cosine). The run folder holds
+what the model's forward pass gives for `word_ids` (batch,), beside `log_counts`, its fit of
+$\log X_{ij}$ for the pairs (`word_ids`, `context_ids`); a SavedModel also serves `lookup` (word ids →
+vectors) and `nearest` (the 10 closest words by cosine). The run folder holds
 them as `vectors.txt` in the word2vec text format, and they are scored like word2vec's (analogies,
 WordSim-353, SimLex-999 through gensim).
 
@@ -85,7 +86,9 @@ class GloVeTables(keras.layers.Layer):
         self.word_vectors, self.context_vectors = weight("word_vectors", (v, d)), weight("context_vectors", (v, d))
         self.word_biases, self.context_biases = weight("word_biases", (v,)), weight("context_biases", (v,))
 
-    def call(self, ids):
+    def call(self, ids, contexts=None):
+        if contexts is not None:
+            return self.log_count(ids, contexts)
         return ops.take(self.word_vectors, ids, axis=0) + ops.take(self.context_vectors, ids, axis=0)
 
     def vectors(self):
@@ -102,13 +105,17 @@ class GloVeTables(keras.layers.Layer):
 
 
 def GloVe(*, vocabulary_size: int = 400_000, embedding_dim: int = 300, name: str = "glove"):
-    """`word_ids` (batch,) → `vectors` (batch, d): $W + \\tilde W$, the paper's word vectors."""
+    """`word_ids` (batch,) and `context_ids` (batch,) → `vectors` (batch, d), $W + \tilde W$ of the words
+    (the paper's word vectors), and `log_counts` (batch,), the model's fit of $\log X_{ij}$ for each pair."""
     for key, value in (("vocabulary_size", vocabulary_size), ("embedding_dim", embedding_dim)):
         check_positive(name, key, value)
-    ids = keras.Input(shape=(), dtype="int32", name="word_ids")
-    vectors = GloVeTables(vocabulary_size, embedding_dim, name="glove_tables")(ids)
-    vectors = keras.layers.Identity(name="vectors")(vectors)
-    return keras.Model(ids, {"vectors": vectors}, name=name)
+    words = keras.Input(shape=(), dtype="int32", name="word_ids")
+    contexts = keras.Input(shape=(), dtype="int32", name="context_ids")
+    tables = GloVeTables(vocabulary_size, embedding_dim, name="glove_tables")
+    vectors = keras.layers.Identity(name="vectors")(tables(words))
+    log_counts = keras.layers.Identity(name="log_counts")(tables(words, contexts=contexts))
+    return keras.Model({"word_ids": words, "context_ids": contexts}, {"vectors": vectors, "log_counts": log_counts},
+                       name=name)
 
 
 def weighting(counts, x_max=100.0, alpha=0.75):
@@ -233,8 +240,10 @@ register(
                   "(Wikipedia 2014 + Gigaword 5; the released glove.6B vectors): the 400,000 most frequent words, "
                   "d = 300.",
     task="word_embedding",
-    io=lambda config: {"inputs": {"word_ids": (None,)}, "outputs": {"vectors": (None, config["embedding_dim"])}},
-    inputs=lambda config: {"word_ids": TokenIds(config["vocabulary_size"])},
+    io=lambda config: {"inputs": {"word_ids": (None,), "context_ids": (None,)},
+                       "outputs": {"vectors": (None, config["embedding_dim"]), "log_counts": (None,)}},
+    inputs=lambda config: {"word_ids": TokenIds(config["vocabulary_size"]),
+                           "context_ids": TokenIds(config["vocabulary_size"])},
     test_config={"vocabulary_size": 50, "embedding_dim": 8},
     training=_recipe,
     signatures=vector_signatures(lambda model: model.get_layer("glove_tables").vectors()),

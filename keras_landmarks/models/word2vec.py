@@ -459,11 +459,11 @@ def vector_signatures(table):
             with tf.control_dependencies([check, check_low]):
                 return tf.identity(word_ids)
 
-        @tf.function(input_signature=spec)
+        @tf.function(input_signature=spec, autograph=False)  # no control flow to convert
         def lookup(word_ids):
             return {"vectors": tf.gather(table(model), checked(word_ids))}
 
-        @tf.function(input_signature=spec)
+        @tf.function(input_signature=spec, autograph=False)
         def nearest(word_ids):
             word_ids = checked(word_ids)
             unit = tf.math.l2_normalize(table(model), axis=-1)
