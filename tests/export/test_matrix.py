@@ -35,7 +35,9 @@ DEEPER = {"resnet34", "resnet34_v2", "resnet101", "resnet101_v2", "resnet152", "
           "bert_large", "gpt2_medium", "gpt2_large", "gpt2_xl", "transformer_big",
           # the DCGAN builders again, in other configurations (dcgan and wgan_gp_critic run by default)
           "dcgan_lsun", "wgan", "wgan_critic", "wgan_gp", "dcgan_discriminator", "stylegan_256", "stylegan_32",
-          "lstm_lm_large"}
+          "lstm_lm_large",
+          # transformer_xl's builder without the adaptive softmax (its training test builds and saves this path)
+          "transformer_xl_enwik8"}
 # Every format of the table that needs no option: servers (SavedModel, Triton) and edge files, float and
 # quantized ONNX.
 ALL_FORMATS = ("saved_model", "tflite", "onnx", "onnx_fp16", "onnx_int8", "triton")
