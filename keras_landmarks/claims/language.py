@@ -205,7 +205,8 @@ def transformer_xl_memory(folder, quick, seeds, progress):
     summary = (f"held-out bits per character after {steps:,} steps with segments of {segment} bytes: with a "
                f"{segment}-byte memory {_spread(with_memory)}, without {_spread(without)}; the memory saves "
                f"{gaps.mean():.3f} bits per character (range {gaps.min():.3f} to {gaps.max():.3f}){where}.")
-    numbers = {"segment": segment, "streams": count, "steps": steps, "model": XL_MODEL, "runs": runs}
+    numbers = {"segment": segment, "streams": count, "steps": steps, "model": {**XL_MODEL, "cutoffs": []},  # as JSON
+               "runs": runs}
     return {"numbers": numbers, "held": bool(held), "summary": summary}
 
 
