@@ -11,6 +11,7 @@ import pytest
 
 from keras_landmarks.errors import ConfigError
 from keras_landmarks.tokenizers import BytePairEncoding, corpus_documents, tokenizer_module
+from keras_landmarks.tokenizers.bpe import merge_pair
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 
@@ -20,18 +21,6 @@ def corpus(corpus_dir):
     train = corpus_documents("text_corpus", "train", corpus_dir)
     test = corpus_documents("text_corpus", "test", corpus_dir)
     return train, test
-
-
-def _merge(symbols, a, b):
-    out, i = [], 0
-    while i < len(symbols):
-        if i + 1 < len(symbols) and symbols[i] == a and symbols[i + 1] == b:
-            out.append(a + b)
-            i += 2
-        else:
-            out.append(symbols[i])
-            i += 1
-    return tuple(out)
 
 
 def test_each_merge_is_the_most_frequent_pair_at_its_turn(corpus):
@@ -50,7 +39,7 @@ def test_each_merge_is_the_most_frequent_pair_at_its_turn(corpus):
         assert pairs[(a, b)] == max(pairs.values()), (a, b, pairs[(a, b)], pairs.most_common(2))
         merged = collections.Counter()
         for s, c in symbols.items():
-            merged[_merge(s, a, b)] += c
+            merged[merge_pair(s, a, b)] += c
         symbols = merged
     # A word is segmented by applying the merges in the order they were learned.
     rank = {m: i for i, m in enumerate(bpe.merges)}
@@ -60,7 +49,7 @@ def test_each_merge_is_the_most_frequent_pair_at_its_turn(corpus):
             candidates = [p for p in zip(s, s[1:]) if p in rank]
             if not candidates:
                 break
-            s = _merge(s, *min(candidates, key=rank.get))
+            s = merge_pair(s, *min(candidates, key=rank.get))
         assert bpe.tokens(word) == list(s), word
 
 

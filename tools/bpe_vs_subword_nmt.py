@@ -58,20 +58,14 @@ def theirs(segmenter, word):
 def pair_frequencies(counts, merges, pairs):
     """Algorithm 1 replayed: the words' symbols (characters, `</w>` ending the last) after applying
     `merges` in order, and the frequency of each pair of `pairs` then (why the next merges differ)."""
+    from keras_landmarks.tokenizers.bpe import merge_pair
+
     words = {tuple(w[:-1]) + (w[-1] + "</w>",): c for w, c in counts.items() if w}
     for a, b in merges:
         merged = {}
         for symbols, count in words.items():
             if a in symbols and b in symbols:
-                out, i = [], 0
-                while i < len(symbols):
-                    if i + 1 < len(symbols) and symbols[i] == a and symbols[i + 1] == b:
-                        out.append(a + b)
-                        i += 2
-                    else:
-                        out.append(symbols[i])
-                        i += 1
-                symbols = tuple(out)
+                symbols = merge_pair(symbols, a, b)
             merged[symbols] = merged.get(symbols, 0) + count
         words = merged
     frequency = collections.Counter()

@@ -102,16 +102,6 @@ class BytePairEncoding:
         """The ids of `text` (a string), merges applied in learned order."""
         return self.tokenizer.encode(text).ids
 
-    def encode_documents(self, documents):
-        """int32 ids of `documents`, each followed by `<eod>`."""
-        import numpy as np
-
-        eod = self.vocabulary[SPECIAL[1]]
-        parts = []
-        for encoding in self.tokenizer.encode_batch(list(documents)):
-            parts += [encoding.ids, [eod]]
-        return np.array([i for part in parts for i in part], np.int32)
-
     def tokens(self, text):
         return self.tokenizer.encode(text).tokens
 
@@ -177,6 +167,20 @@ def tokenizer_module(bpe):
             return {"token_ids": ids.to_tensor(0), "lengths": tf.cast(ids.row_lengths(), tf.int32)}
 
     return Tokenize()
+
+
+def merge_pair(symbols, a, b):
+    """One step of Algorithm 1 on one word: every adjacent (a, b) in `symbols` (a tuple) replaced by ab.
+    `BytePairEncoding` learns and applies merges through `tokenizers`; this is the step its checks replay."""
+    out, i = [], 0
+    while i < len(symbols):
+        if i + 1 < len(symbols) and symbols[i] == a and symbols[i + 1] == b:
+            out.append(a + b)
+            i += 2
+        else:
+            out.append(symbols[i])
+            i += 1
+    return tuple(out)
 
 
 def unknown_rate(ids, unknown=0):
