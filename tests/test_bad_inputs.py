@@ -10,7 +10,9 @@ Exit codes: 0 success; 1 a check failed (parity, `verify`) or the machine failed
 - options: `--opset 0` (outside `OPSETS`), `--tolerance -1` and `nan`, `--representative-data` when no
   int8 is asked for, `serve --port 70000`, a port already taken, `serve` of a folder without a
   SavedModel, `train --out` naming a file, `list --family` / `--task` naming none there is, a `--judge`
-  for a model that is not a generator, with no quantized format, or that is not a classifier run;
+  for a model that is not a generator, with no quantized format, or that is not a classifier run; a
+  recipe option of the wrong kind or out of range (`train --option segment=-5`, `initial_accumulator=abc`,
+  `critic_steps=0`), refused before the run folder is made;
 - calibration data: an empty set, arrays of the wrong shape, NaN values, a pickle, a single `.npy` array, a missing file;
 - model files: an empty, a text and a truncated `.keras` file;
 - the API: `formats="onnx"` as a string, `version=True`, `batch_size=True`;
@@ -81,10 +83,16 @@ def _cases(tmp_path):
          "A judge gates quantized generators, and none is asked for"),
         (["convert", "dcgan", "--formats", "tflite", "--quantize", "int8", "--judge", str(tmp_path), *out], 2,
          f"Invalid judge {str(tmp_path)!r}: a folder written by `keras-landmarks train` for a classifier"),
+        (["train", "transformer_xl", "--data", "text_corpus", "--option", "segment=-5", *out], 2,
+         "Invalid value for recipe option 'segment' of transformer_xl: expected an integer >= 2"),
+        (["train", "glove", "--data", "text_corpus", "--option", "initial_accumulator=abc", *out], 2,
+         "Invalid value for recipe option 'initial_accumulator' of glove: expected a finite number >= 0"),
+        (["train", "wgan_toy", "--data", "gaussians8", "--option", "critic_steps=0", *out], 2,
+         "Invalid value for recipe option 'critic_steps' of wgan_toy: expected an integer >= 1"),
     ]
 
 
-@pytest.mark.parametrize("index", range(21))
+@pytest.mark.parametrize("index", range(24))
 def test_cli_bad_input_is_one_line_with_its_exit_code(tmp_path, capsys, index):
     argv, expected_code, message = _cases(tmp_path)[index]
     code, err = _run(capsys, argv)

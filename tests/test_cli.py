@@ -105,13 +105,14 @@ def test_help_list_info_and_option_errors_answer_without_tensorflow():
     argvs = [["--help"], ["convert", "--help"], ["list", "resnet1*"], ["info", "googlenet"], ["frobnicate"],
              ["convert", "resnt50"], ["convert", "lenet5", "--opset", "0"], ["convert", "lenet5", "--formats", "caffe"],
              ["convert", "lenet5", "--batch-size", "0"], ["convert", "lenet5", "--tolerance", "nan"],
-             ["serve", "exports/x", "--port", "0"]]
+             ["serve", "exports/x", "--port", "0"], ["reproduce", "--list"], ["reproduce", "vae-elbow"]]
     result = subprocess.run([sys.executable, "-c", FAST.format(argvs=argvs)], capture_output=True, text=True,
                             cwd=ROOT, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
     lines = result.stdout.strip().splitlines()
     assert lines[-1] == "False False", result.stdout + result.stderr  # neither TensorFlow nor Keras was imported
     codes = [int(line.split()[0]) for line in lines[:-1]]
-    assert codes == [0, 0, 0, 0, 2, 2, 2, 2, 2, 2, 2], result.stdout
+    assert codes == [0, 0, 0, 0, 2, 2, 2, 2, 2, 2, 2, 0, 2], result.stdout
     assert "resnet18" in lines[2] and "inception_v1 (alias: googlenet)" in lines[3]
     assert "you mean: resnet50" in lines[5] and "Invalid ONNX opset 0" in lines[6]
     assert "Unknown format 'caffe'" in lines[7] and "Invalid port 0" in lines[10]
+    assert "dcgan-samples" in lines[11] and "Unknown claim 'vae-elbow'. Did you mean: vae-elbo?" in lines[12]

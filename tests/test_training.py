@@ -205,6 +205,30 @@ def test_warmup_linear_schedule():
     np.testing.assert_allclose([float(steps(s)) for s in (0, 199, 201, 301)], [0.1, 0.1, 0.01, 0.001], rtol=1e-6)
 
 
+def test_every_recipe_option_is_declared_and_its_default_passes_its_check():
+    """Each option a registry recipe sets is declared by its procedure (so `--option` values are
+    checked before a run starts), and the paper's own value passes that check."""
+    from keras_landmarks import registry
+    from keras_landmarks.training.procedures import get_procedure
+    from keras_landmarks.training.recipe import Option
+
+    checked = 0
+    for name in registry.list_models():
+        spec = registry.get_spec(name)
+        if spec.training is None:
+            continue
+        recipe = spec.training(spec.full_config())
+        get_procedure(recipe.procedure).check_options(recipe, name)  # raises for an undeclared or bad default
+        checked += len(recipe.options)
+    assert checked >= 10
+    rule = Option(float, minimum=0.0, maximum=1.0)
+    for bad in (-0.1, 1.5, float("nan"), "0.5", True, None):
+        with pytest.raises(ConfigError, match="expected a finite number >= 0 and <= 1"):
+            rule.check("mixing", bad, "stylegan")
+    assert rule.check("mixing", 1, "stylegan") == 1
+    assert Option(int, optional=True, minimum=2).check("eval_tokens", None, "x") is None
+
+
 def test_a_model_with_its_own_train_step_trains_through_the_same_run(tmp_path, data_dir, monkeypatch):
     """The hook the training-procedure papers use: a recipe without a loss, a keras.Model whose
     `train_step` computes its own; `fit`, checkpoints, history and the held-out report work unchanged."""

@@ -7,7 +7,6 @@ import time
 import numpy as np
 
 from keras_landmarks.claims import Claim, register_claim
-from keras_landmarks.training.judge import Judge, frechet_distance, image_range, to_pixels
 
 
 def _spread(values):
@@ -105,6 +104,7 @@ def _gan_run(model, data, overrides, epochs, seed, judge, real_features, samples
     from keras_landmarks.models.gan import GANTraining
     from keras_landmarks.registry import get_spec
     from keras_landmarks.training.data import Stream, image_split
+    from keras_landmarks.training.judge import frechet_distance, image_range, to_pixels
 
     spec = get_spec(model)
     recipe = spec.training(spec.full_config(**overrides)).replace(epochs=epochs)
@@ -139,6 +139,7 @@ def _gan_samples(model, full_overrides, full_epochs, quick_overrides, folder, qu
 
     from keras_landmarks.training import train
     from keras_landmarks.training.data import image_split
+    from keras_landmarks.training.judge import Judge, frechet_distance, image_range, to_pixels
 
     if quick:
         data, judge_epochs, samples, overrides, epochs = "digits", 3, 200, quick_overrides, 2
@@ -333,6 +334,8 @@ register_claim(Claim(
 
 
 def _judged(judge, images, value_range):
+    from keras_landmarks.training.judge import to_pixels
+
     features, probabilities = judge(to_pixels(keras_numpy(images), value_range))
     return features, probabilities
 
@@ -354,6 +357,7 @@ def stylegan_styles(folder, quick, seeds, progress):
     from keras_landmarks import registry
     from keras_landmarks.models.stylegan import StyleGAN
     from keras_landmarks.training import train
+    from keras_landmarks.training.judge import Judge, frechet_distance, to_pixels
 
     if quick:
         data, judge_epochs, samples, steps = "digits", 3, 120, 4

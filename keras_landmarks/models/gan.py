@@ -55,7 +55,7 @@ from keras_landmarks.registry import Paper, get_spec, register
 from keras_landmarks.training.judge import image_range
 from keras_landmarks.training.procedures import (Built, Procedure, partner_overrides, register_procedure,
                                                  write_grid, write_points)
-from keras_landmarks.training.recipe import Recipe
+from keras_landmarks.training.recipe import Option, Recipe
 
 PAPER_GAN = Paper(
     title="Generative Adversarial Nets",
@@ -389,6 +389,12 @@ class GANTraining(Procedure):
 
     name = "gan"
     losses = GAN_LOSSES
+    options = {
+        "discriminator": Option(str, "the registry name of the critic / discriminator"),
+        "critic_steps": Option(int, "critic updates per generator update", minimum=1, maximum=100),
+        "clip": Option(float, "WGAN's critic weights clipped to [-c, c]", above=0.0),
+        "penalty": Option(float, "the gradient penalty's weight λ", minimum=0.0),
+    }
     precisions = ("float32",)
     strategies = ("none",)
 

@@ -50,7 +50,7 @@ from keras_landmarks.models.word2vec import vector_scores, vector_signatures, wo
 from keras_landmarks.registry import Paper, register
 from keras_landmarks.training.language import TextProcedure, vocabulary
 from keras_landmarks.training.procedures import Built, register_procedure
-from keras_landmarks.training.recipe import Recipe
+from keras_landmarks.training.recipe import Option, Recipe
 from keras_landmarks.training.trainer import LossTrainer
 
 PAPER = Paper(
@@ -176,6 +176,11 @@ class GloVeTraining(TextProcedure):
 
     name = "glove"
     losses = ("weighted_least_squares",)
+    options = {
+        "x_max": Option(float, "where the weighting f(x) reaches 1", above=0.0),
+        "alpha": Option(float, "the weighting's exponent", above=0.0),
+        "window": Option(int, "words counted either side", minimum=1, maximum=1000),
+    }
     strategies = ("none",)
     precisions = ("float32",)
 

@@ -52,7 +52,7 @@ from keras_landmarks.layers import (
 from keras_landmarks.models.gan import GAN, GANTraining
 from keras_landmarks.registry import Paper, register
 from keras_landmarks.training.procedures import register_procedure, write_grid
-from keras_landmarks.training.recipe import Recipe
+from keras_landmarks.training.recipe import Option, Recipe
 
 PAPER = Paper(
     title="A Style-Based Generator Architecture for Generative Adversarial Networks",
@@ -527,6 +527,13 @@ class StyleGANTraining(GANTraining):
 
     name = "stylegan"
     losses = ("non_saturating", "wasserstein_gp")
+    options = {
+        **GANTraining.options,
+        "r1": Option(float, "the R1 penalty's weight γ", minimum=0.0),
+        "drift": Option(float, "the WGAN-GP configuration's drift weight", minimum=0.0),
+        "mixing": Option(float, "the share of images generated with two styles", minimum=0.0, maximum=1.0),
+        "progressive": Option(bool, "grow the resolution during training"),
+    }
 
     def trainer(self, spec, overrides, generator, discriminator, recipe, total_steps):
         options = recipe.options

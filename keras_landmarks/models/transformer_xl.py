@@ -51,7 +51,7 @@ from keras_landmarks.layers.transformer import ReversibleEmbedding
 from keras_landmarks.registry import Paper, register
 from keras_landmarks.training.language import TextProcedure, token_ids
 from keras_landmarks.training.procedures import Built, register_procedure
-from keras_landmarks.training.recipe import Recipe
+from keras_landmarks.training.recipe import Option, Recipe
 from keras_landmarks.training.trainer import LossTrainer
 
 PAPER = Paper(
@@ -318,15 +318,17 @@ class SegmentRecurrence(TextProcedure):
 
     name = "segment_recurrence"
     losses = ("next_token_nll",)
+    options = {
+        "units": Option(str, "what a token is", choices=("words", "bytes")),
+        "segment": Option(int, "tokens per segment", minimum=2, maximum=100_000),
+        "eval_tokens": Option(int, "held-out tokens read; None: the whole test split", minimum=2, optional=True),
+    }
     strategies = ("none",)
     precisions = ("float32",)
     shuffle = False
 
     def units(self, recipe, config):
-        units = recipe.options.get("units", "words")
-        if units not in ("words", "bytes"):
-            raise ConfigError(f"Unknown units {units!r} for segment_recurrence. Allowed: words, bytes.", key="units",
-                              value=units)
+        units = recipe.options.get("units", "words")  # checked against `options` before the run starts
         if units == "bytes" and config["vocabulary_size"] < 256:
             raise ConfigError(f"Byte-level training needs vocabulary_size >= 256 (every byte value); the model has "
                               f"{config['vocabulary_size']}: --set vocabulary_size=256.", key="vocabulary_size",

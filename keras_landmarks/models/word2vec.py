@@ -60,7 +60,7 @@ from keras_landmarks.inputs import TokenIds
 from keras_landmarks.registry import Paper, register
 from keras_landmarks.training.language import TextProcedure, vocabulary
 from keras_landmarks.training.procedures import Built, register_procedure
-from keras_landmarks.training.recipe import Recipe
+from keras_landmarks.training.recipe import Option, Recipe
 from keras_landmarks.training.trainer import LossTrainer
 
 PAPER = Paper(
@@ -335,6 +335,10 @@ class Word2VecTraining(TextProcedure):
 
     name = "word2vec"
     losses = OBJECTIVES
+    options = {
+        "negatives": Option(int, "negative samples per pair", minimum=1, maximum=1000),
+        "sample": Option(float, "the sub-sampling threshold t", above=0.0, maximum=1.0),
+    }
     strategies = ("none",)
     precisions = ("float32",)
 

@@ -26,6 +26,7 @@ import numpy as np
 
 from keras_landmarks.errors import ConfigError
 from keras_landmarks.training.procedures import Built, Procedure, outputs_probabilities, register_procedure
+from keras_landmarks.training.recipe import Option
 
 DEFAULT_SEGMENT = 35
 
@@ -123,6 +124,10 @@ class LanguageModeling(TextProcedure):
 
     name = "language_model"
     losses = ("sparse_categorical_crossentropy",)
+    options = {
+        "segment": Option(int, "the words a sequence model unrolls over", minimum=2, maximum=100_000),
+        "sum_over_time": Option(bool, "sum a segment's loss over its steps (Zaremba et al.) instead of the mean"),
+    }
     quality_metric = "perplexity"
     gate_examples = 1_000
     strategies = ("none", "mirrored")

@@ -302,6 +302,7 @@ def _prepare(spec, data, out, epochs, steps, batch_size, optimizer, learning_rat
         procedure = get_procedure(recipe.procedure)
         given = saved
     procedure.check(recipe, precision, strategy)
+    procedure.check_options(recipe, name)
     if not resume and writes and out.exists() and any(out.iterdir()):
         if not overwrite:
             raise ConfigError(f"{out} already holds a run: pass --resume to continue it or --overwrite to replace it.",

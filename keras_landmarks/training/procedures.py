@@ -52,6 +52,19 @@ class Procedure:
     shuffle = True  # False: batches in the order `split` gives (state carried from one batch to the next)
     precisions = ("float32", "mixed_float16", "mixed_bfloat16")
     strategies = ("none", "mirrored", "multi-worker")
+    options = {}  # {name: recipe.Option}: what each `Recipe.options` value it reads takes
+
+    def check_options(self, recipe, owner):
+        """ConfigError for a `Recipe.options` value of the wrong kind or out of range (`owner`: the model
+        named in the message); an option without a declaration is refused, so each one is checked."""
+        from keras_landmarks.training.recipe import RECIPE_OPTIONS
+
+        rules = {**RECIPE_OPTIONS, **self.options}
+        for key, value in recipe.options.items():
+            if key not in rules:
+                raise ConfigError(f"Unknown recipe option {key!r} for {owner} ({self.name} training). Allowed: "
+                                  f"{', '.join(sorted(rules))}.", key="options", value=key)
+            rules[key].check(key, value, owner)
 
     def check(self, recipe, precision, strategy):
         """ConfigError for a recipe objective, precision or strategy this procedure does not take."""

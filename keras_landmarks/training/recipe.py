@@ -12,6 +12,7 @@ iterations" scales with a shortened run: `Recipe(schedule="steps", boundaries=(0
 """
 
 import dataclasses
+import math
 
 import keras
 
@@ -72,6 +73,55 @@ class Recipe:
             raise ConfigError(f"Invalid learning rate {self.learning_rate!r}: a number in (0, 10).",
                               key="learning_rate", value=self.learning_rate)
         return self
+
+
+@dataclasses.dataclass(frozen=True)
+class Option:
+    """What a recipe option takes, checked before a run builds anything: `kind` (int, float, bool or
+    str; a float option takes an integer too), the bounds (`minimum`, or `above` when the bound is
+    excluded, and `maximum`), the allowed `choices` of a string, and whether None is allowed
+    (`optional`). `doc` says what the option does, in `info` and in the error."""
+
+    kind: type
+    doc: str = ""
+    minimum: float | None = None
+    above: float | None = None
+    maximum: float | None = None
+    choices: tuple = ()
+    optional: bool = False
+
+    def allowed(self):
+        if self.choices:
+            return "one of " + ", ".join(map(str, self.choices))
+        what = {int: "an integer", float: "a finite number", bool: "True or False", str: "a string"}[self.kind]
+        bounds = [f">= {self.minimum:g}" if self.minimum is not None else "",
+                  f"> {self.above:g}" if self.above is not None else "",
+                  f"<= {self.maximum:g}" if self.maximum is not None else ""]
+        bounds = " and ".join(b for b in bounds if b)
+        return f"{what} {bounds}".strip() + (" or None" if self.optional else "")
+
+    def check(self, key, value, owner):
+        """The value, or ConfigError naming it, the option and what it takes."""
+        if value is None and self.optional:
+            return value
+        number = isinstance(value, (int, float)) and not isinstance(value, bool)
+        ok = {int: isinstance(value, int) and number, float: number and math.isfinite(value),
+              bool: isinstance(value, bool), str: isinstance(value, str)}[self.kind]
+        ok = ok and (not self.choices or value in self.choices)
+        if ok and self.kind in (int, float):
+            ok = ((self.minimum is None or value >= self.minimum) and (self.above is None or value > self.above)
+                  and (self.maximum is None or value <= self.maximum))
+        if not ok:
+            doc = f" ({self.doc})" if self.doc else ""
+            raise ConfigError(f"Invalid value for recipe option {key!r} of {owner}: expected {self.allowed()}"
+                              f"{doc}. Received: {key}={value!r}", key=key, value=value)
+        return value
+
+
+# Options every procedure takes (they change the optimizer, which `optimizer` builds for all of them).
+RECIPE_OPTIONS = {
+    "initial_accumulator": Option(float, "where AdaGrad's squared-gradient sums start", minimum=0.0),
+}
 
 
 def default_recipe(task):
