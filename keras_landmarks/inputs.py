@@ -60,6 +60,16 @@ class Floats(InputKind):
 
 
 @dataclasses.dataclass(frozen=True)
+class Memory(Floats):
+    """State a model returns and takes back on its next call (Transformer-XL's memory (B, layers, M, d)):
+    real values, standard normal when drawn; its axis `empty_axis` may have length 0 (a first call,
+    with nothing remembered yet). A JSON request writes such an input as nested lists that stop at the
+    empty axis (`[[[], []]]` for B = 1 and two layers): the server fills in the fixed dimensions after it."""
+
+    empty_axis: int = 2
+
+
+@dataclasses.dataclass(frozen=True)
 class Image(InputKind):
     """Images (B, H, W, C). `value_range=(low, high)`: pixel values uniform in that range; None: the
     model takes normalised images (mean 0, standard deviation 1)."""
@@ -157,7 +167,8 @@ class SegmentIds(InputKind):
         _check_range(name, array, 0, self.num_segments, "segment ids", inclusive=False)
 
 
-KINDS = {kind.__name__: kind for kind in (Floats, Image, Latent, Observation, TokenIds, PaddingMask, SegmentIds)}
+KINDS = {kind.__name__: kind for kind in (Floats, Memory, Image, Latent, Observation, TokenIds, PaddingMask,
+                                         SegmentIds)}
 
 
 def from_description(described):

@@ -95,6 +95,9 @@ class SavedModelPredictor:
             raise RequestError(f"Input {name!r} takes a (nested) list of {takes} of shape {_shape(spec.shape)}; "
                                f"received {found}")
         expected = spec.shape.as_list()
+        empty_axis = getattr(self.kinds[name], "empty_axis", None)
+        if raw.size == 0 and raw.ndim == (empty_axis or 0) + 1 and None not in expected[raw.ndim:]:
+            raw = raw.reshape(raw.shape + tuple(expected[raw.ndim:]))  # JSON's lists stop at the empty axis
         if raw.ndim == len(expected) and raw.size <= self.max_elements:
             try:
                 self.kinds[name].check(name, raw)
@@ -114,7 +117,7 @@ class SavedModelPredictor:
         if array.size > self.max_elements:
             raise RequestError(f"Input {name!r} has {array.size:,} values, more than the {self.max_elements:,} "
                                "this server accepts per request")
-        if 0 in array.shape:
+        if any(size == 0 and axis != empty_axis for axis, size in enumerate(array.shape)):
             raise RequestError(f"Input {name!r} is empty (shape {list(array.shape)})")
         if array.shape[0] > self.max_instances:
             raise RequestTooLarge(f"The request has {array.shape[0]:,} instances; this server takes at most "

@@ -44,7 +44,7 @@ from keras import ops
 
 from keras_landmarks.config import check_positive, check_rate, fail
 from keras_landmarks.errors import ConfigError
-from keras_landmarks.inputs import Floats, TokenIds
+from keras_landmarks.inputs import Memory, TokenIds
 from keras_landmarks.layers._init import fresh
 from keras_landmarks.layers.attention import RelativeMultiHeadAttention
 from keras_landmarks.layers.transformer import ReversibleEmbedding
@@ -421,7 +421,7 @@ for _name, _config, _params, _training, _what in (
                               "default, the count is (layers − 1)·2·heads·d_head lower.",
         task="language_model",
         io=_io,
-        inputs=lambda config: {"token_ids": TokenIds(config["vocabulary_size"]), "memory": Floats()},
+        inputs=lambda config: {"token_ids": TokenIds(config["vocabulary_size"]), "memory": Memory()},
         test_config=dict(_TEST, **({"cutoffs": ()} if _name.endswith("enwik8") else {})),
         training=_training,
         description="Transformer-XL: segment-level recurrence with relative positional attention",

@@ -176,6 +176,30 @@ def test_token_requests_are_checked_against_the_declared_kinds(bert, body, messa
     assert arrays["token_ids"].dtype == np.int32 and bert.run(arrays)
 
 
+def test_an_empty_memory_is_a_first_segment(tmp_path):
+    """Transformer-XL's first segment has no memory: JSON can only write it as lists that stop at the
+    empty axis, and the server fills in the rest of the shape from the signature (both formats); its
+    logits are the model's with a (B, layers, 0, d) memory. Any other empty axis is still refused."""
+    import keras_landmarks
+
+    config = {"num_layers": 2, "hidden_dim": 16, "num_heads": 2, "head_dim": 8, "intermediate_dim": 32,
+              "memory_length": 4, "dropout": 0.0}
+    model = keras_landmarks.build("transformer_xl_enwik8", **config)
+    convert(model, formats=("saved_model",), out=tmp_path, progress=False)
+    predictor = SavedModelPredictor(tmp_path / "transformer_xl_enwik8")
+    ids = [[5, 7, 9]]
+    expected = model({"token_ids": np.array(ids), "memory": np.zeros((1, 2, 0, 16), "float32")})["logits"]
+    for body in ({"inputs": {"token_ids": ids, "memory": [[[], []]]}},
+                 {"instances": [{"token_ids": ids[0], "memory": [[], []]}]}):
+        arrays, _ = predictor.parse(body)
+        assert arrays["memory"].shape == (1, 2, 0, 16)
+        np.testing.assert_allclose(predictor.run(arrays)["logits"], expected, atol=1e-5)
+    with pytest.raises(RequestError, match="dimension 1 is 3"):
+        predictor.parse({"inputs": {"token_ids": ids, "memory": [[[], [], []]]}})
+    with pytest.raises(RequestError, match="'token_ids' is empty"):
+        predictor.parse({"inputs": {"token_ids": [[]], "memory": [[[], []]]}})
+
+
 def test_binds_loopback_only(server):
     _, port = server
     addresses = {info[4][0] for info in socket.getaddrinfo(socket.gethostname(), None, socket.AF_INET)}
