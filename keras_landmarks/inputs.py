@@ -167,8 +167,46 @@ class SegmentIds(InputKind):
         _check_range(name, array, 0, self.num_segments, "segment ids", inclusive=False)
 
 
+@dataclasses.dataclass(frozen=True)
+class PermutationMask(InputKind):
+    """XLNet's (B, T, T) mask of a factorization order: 1 where token i may *not* see token j. Drawn:
+    a uniform order per example whose last ⌈T / `partial`⌉ tokens are the targets; a target sees the
+    context and the targets before it, the context sees the context only."""
+
+    partial: int = 6
+
+    def sample(self, rng, shape, dtype):
+        b, t = shape[0], shape[-1]
+        ranks = np.stack([rng.permutation(t) for _ in range(b)])
+        target = ranks >= t - max(1, -(-t // self.partial))
+        rev = np.where(target, ranks, -1)
+        self_rev = np.where(target, rev, rev + 1)
+        return ((self_rev[:, :, None] <= rev[:, None, :]) & target[:, None, :]).astype(dtype)
+
+    def check(self, name, array):
+        _check_binary(name, array, "a permutation mask: 1 where token i may not see token j, else 0")
+
+
+@dataclasses.dataclass(frozen=True)
+class TargetMapping(InputKind):
+    """XLNet's (B, P, T) partial-prediction map: row p one-hot at the p-th predicted position."""
+
+    def sample(self, rng, shape, dtype):
+        b, p, t = shape
+        picks = [np.sort(rng.choice(t, p, replace=p > t)) for _ in range(b)]
+        return np.eye(t, dtype=dtype)[np.stack(picks)]
+
+    def check(self, name, array):
+        _check_binary(name, array, "a target mapping: one-hot rows over the positions")
+
+
+def _check_binary(name, array, what):
+    if array.size and not np.all((array == 0) | (array == 1)):
+        raise ValueError(f"Input {name!r} is {what}. Received: {array[(array != 0) & (array != 1)].flat[0].item()!r}")
+
+
 KINDS = {kind.__name__: kind for kind in (Floats, Memory, Image, Latent, Observation, TokenIds, PaddingMask,
-                                         SegmentIds)}
+                                         SegmentIds, PermutationMask, TargetMapping)}
 
 
 def from_description(described):

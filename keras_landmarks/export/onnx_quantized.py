@@ -115,6 +115,51 @@ def _block_list(graph):
     return [op for op in DEFAULT_OP_BLOCK_LIST if not (op in inside and op in ("Min", "Max"))]
 
 
+def _index_casts(graph):
+    """The Casts from float to an integer type: index arithmetic (tf2onnx computes a dynamic slice's end
+    as float32, clamped to ±10⁹ by Max / Min, then cast back), kept in float32. Left to the converter,
+    the clamped value is cast to float16 first, where 10⁹ is infinity, and the slice comes out empty."""
+    import onnx
+
+    integers = {onnx.TensorProto.INT8, onnx.TensorProto.INT16, onnx.TensorProto.INT32, onnx.TensorProto.INT64,
+                onnx.TensorProto.UINT8, onnx.TensorProto.UINT16, onnx.TensorProto.UINT32, onnx.TensorProto.UINT64}
+    return [node.name for node in graph.node if node.op_type == "Cast"
+            and any(a.name == "to" and a.i in integers for a in node.attribute)]
+
+
+def _drop_round_trips(graph):
+    """Where the converter casts a float32 tensor to float16 and straight back to float32 (between two
+    nodes it keeps in float32), read the float32 tensor itself: the round trip loses precision, and
+    turns an index clamped at 10⁹ into infinity."""
+    import onnx
+
+    def cast_to(node):
+        return next((a.i for a in node.attribute if a.name == "to"), None) if node.op_type == "Cast" else None
+
+    producer = {out: node for node in graph.node for out in node.output}
+    rename, dropped = {}, []
+    for node in graph.node:
+        source = producer.get(node.input[0]) if cast_to(node) == onnx.TensorProto.FLOAT else None
+        # the converter's own casts of float32 tensors (a model's Cast from an integer type is converted to
+        # cast to float16 too, and reading its input would read integers)
+        if source is not None and cast_to(source) == onnx.TensorProto.FLOAT16 and source.name.endswith(
+                "_cast_to_fp16_node"):
+            rename[node.output[0]] = source.input[0]
+            dropped.append(node)
+    if not rename:
+        return
+    outputs = {o.name for o in graph.output}
+    for node in dropped:
+        if node.output[0] in outputs:  # a graph output keeps its name
+            rename.pop(node.output[0])
+        else:
+            graph.node.remove(node)
+    for node in graph.node:
+        for i, name in enumerate(node.input):
+            if name in rename:
+                node.input[i] = rename[name]
+
+
 def to_fp16(source, path):
     """Write the float16 version of the ONNX model at `source` to `path` (inputs and outputs float32)."""
     import onnx
@@ -125,8 +170,9 @@ def to_fp16(source, path):
     external = _has_external_data(source)
     model = onnx.load(str(source))
     half = convert_float_to_float16(model, keep_io_types=True, disable_shape_infer=external,
-                                    op_block_list=_block_list(model.graph))
+                                    op_block_list=_block_list(model.graph), node_block_list=_index_casts(model.graph))
     del model
+    _drop_round_trips(half.graph)
     _sort_nodes(half.graph)
     _save(half, path, external)
 

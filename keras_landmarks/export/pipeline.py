@@ -190,8 +190,12 @@ def run(plan, work, interrupted=lambda: None):
             actuals, latency, report, run_peak = parity.measure_in_child(fmt.name, path, work / "parity.npz", labels,
                                                                  timing_file)
         else:
-            runner = fmt.runner(path)
-            actuals, latency, report = parity.measure(runner, [inputs for (_, inputs), _ in pairs], fixed_timing)
+            try:
+                runner = fmt.runner(path)
+                actuals, latency, report = parity.measure(runner, [inputs for (_, inputs), _ in pairs], fixed_timing)
+            except Exception as error:  # the runtime refused the artifact: one line naming both
+                first = (str(error).strip().splitlines() or [type(error).__name__])[0][:400]
+                raise ExportError(f"{fmt.name}: {fmt.runtime} could not run {path.name}: {first}") from error
             del runner
             memory.release_memory()
         verdict = parity.gate(fmt.precision, labels, actuals, [r for _, r in pairs], plan.tolerance,

@@ -26,6 +26,7 @@ from keras_landmarks.layers.attention import (
     MultiHeadAttention,
     RelativeMultiHeadAttention,
     ScaledDotProductAttention,
+    TwoStreamRelativeAttention,
     causal_mask,
     masked_softmax,
 )
@@ -49,7 +50,7 @@ __all__ = [
     "GELU", "Swish", "Mish", "SoftSign", "Maxout", "gelu", "gelu_tanh", "swish", "mish", "softplus", "softsign",
     "ReLU", "LeakyReLU", "ELU", "PReLU",
     "AdditiveAttention", "LuongAttention", "ScaledDotProductAttention", "MultiHeadAttention",
-    "RelativeMultiHeadAttention", "causal_mask", "masked_softmax",
+    "RelativeMultiHeadAttention", "TwoStreamRelativeAttention", "causal_mask", "masked_softmax",
     "LocalResponseNormalization", "InstanceNormalization", "AdaptiveInstanceNormalization",
     "BatchNormalization", "GroupNormalization", "LayerNormalization",
     "SinusoidalPositionEncoding", "PositionEmbedding", "TokenAndPositionEmbedding",

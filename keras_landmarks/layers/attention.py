@@ -424,3 +424,115 @@ class RelativeMultiHeadAttention(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "num_heads": self.num_heads, "key_dim": self.key_dim, "dropout": self.dropout}
+
+
+def bidirectional_sinusoid(key_length, query_length, dim):
+    r"""XLNet's relative encodings $R_p$ for the distances $p = K, K-1, \ldots, -T+1$ ($K$ keys, $T$
+    queries), $[\sin(p\,\omega); \cos(p\,\omega)]$ with $\omega_i = 10000^{-2i/d}$ (concatenated halves, as
+    the authors' code), shape (K + T, d)."""
+    distances = ops.cast(ops.arange(key_length, -query_length, -1), "float32")
+    inv_freq = 1.0 / ops.power(10000.0, ops.arange(0, dim, 2, dtype="float32") / dim)
+    angles = ops.expand_dims(distances, 1) * ops.expand_dims(inv_freq, 0)
+    return ops.concatenate([ops.sin(angles), ops.cos(angles)], axis=-1)
+
+
+@keras.saving.register_keras_serializable(package="keras_landmarks")
+class TwoStreamRelativeAttention(keras.layers.Layer):
+    r"""XLNet's two-stream self-attention (Yang et al. 2019, §2.3, with Transformer-XL's relative terms and
+    XLNet's relative segment encoding, §2.5).
+
+    The content stream $h$ sees its own token; the query stream $g$ sees the position it predicts but
+    not its content. Both attend to the content $[\mathrm{SG}(m); h]$ (keys and values, with memory $m$):
+
+    $$g_{z_t} \leftarrow \mathrm{Attention}(Q = g_{z_t}, KV = h_{z_{<t}}), \qquad
+      h_{z_t} \leftarrow \mathrm{Attention}(Q = h_{z_t}, KV = h_{z_{\le t}})$$
+
+    where the factorization order $z$ enters only through the masks. For query $i$ and key $j$ the score
+    is Transformer-XL's $(q_i + u)^\top k_j + (q_i + v)^\top W_R R_{i-j}$ (distances both ways) plus the
+    segment term $(q_i + b)^\top s_{ij}$, $s_{ij} = s_+$ if $i$ and $j$ are in the same segment and
+    $s_-$ otherwise (§2.5), all over $\sqrt{d_h}$.
+
+    Called as `layer(content, query=None, memory=None, content_mask=None, query_mask=None,
+    different_segment=None, target_mapping=None)`: `content` (B, T, d); `query` (B, T, d), or (B, P, d)
+    with `target_mapping` (B, P, T) one-hot rows picking the P predicted positions (partial prediction,
+    §2.3); masks (B, T, M + T), 1 where query i may attend key j; `different_segment` (B, T, M + T),
+    1 where i and j are in different segments. Returns the content stream's output, and the query
+    stream's when `query` is given. Weights: $W_q, W_k, W_v, W_R, W_o$ without biases, $u, v, b$ and
+    $s_\pm$ per head (the names and shapes of keras-hub's `TwoStreamRelativeAttention` plus the biases
+    its encoder layer holds).
+    """
+
+    def __init__(self, num_heads, key_dim, dropout=0.0, initializer_range=0.02, **kwargs):
+        super().__init__(**kwargs)
+        self.num_heads = int(num_heads)
+        self.key_dim = int(key_dim)
+        self.dropout = float(dropout)
+        self.initializer_range = float(initializer_range)
+        self.dropout_layer = keras.layers.Dropout(self.dropout)
+
+    def build(self, content_shape, *args, **kwargs):
+        d, h, dh = content_shape[-1], self.num_heads, self.key_dim
+        self.model_dim = d
+
+        def normal():
+            return keras.initializers.TruncatedNormal(stddev=self.initializer_range)
+
+        for name in ("query", "key", "value", "position"):
+            setattr(self, f"w_{name[0] if name != 'position' else 'r'}",
+                    self.add_weight(name=f"{name}_kernel", shape=(d, h, dh), initializer=normal()))
+        self.w_o = self.add_weight(name="output_kernel", shape=(d, h, dh), initializer=normal())
+        self.content_bias = self.add_weight(name="content_bias", shape=(h, dh), initializer="zeros")  # u
+        self.position_bias = self.add_weight(name="position_bias", shape=(h, dh), initializer="zeros")  # v
+        self.segment_bias = self.add_weight(name="segment_bias", shape=(h, dh), initializer="zeros")  # b
+        self.segment_embedding = self.add_weight(name="segment_embedding", shape=(2, h, dh), initializer=normal())
+
+    @staticmethod
+    def _rel_shift(x, key_length):
+        """(B, h, T, K + T) scores against distances K … −T+1 → (B, h, T, K): key j at distance M + i − j,
+        column T − i + j of row i (the reshape trick, after a zero column on the left)."""
+        b, h, t, p = ops.shape(x)[0], ops.shape(x)[1], ops.shape(x)[2], ops.shape(x)[3]
+        x = ops.pad(x, [[0, 0], [0, 0], [0, 0], [1, 0]])  # (B, h, T, P + 1)
+        x = ops.reshape(x, (b, h, p + 1, t))[:, :, 1:, :]  # (B, h, P, T)
+        return ops.reshape(x, (b, h, t, p))[:, :, :, 1 : key_length + 1]
+
+    def _project(self, x, kernel):
+        return ops.einsum("btd,dhk->bthk", x, ops.cast(kernel, x.dtype))  # (B, T, h, dh)
+
+    def _attend(self, q, k, v, r, mask, different_segment, training):
+        dtype = q.dtype
+        cast = lambda w: ops.cast(w, dtype)  # noqa: E731
+        ac = ops.einsum("bthk,bjhk->bhtj", q + cast(self.content_bias), k)
+        bd = self._rel_shift(ops.einsum("bthk,phk->bhtp", q + cast(self.position_bias), r), ops.shape(k)[1])
+        scores = ac + bd
+        if different_segment is not None:
+            ef = ops.einsum("bthk,shk->bhts", q + cast(self.segment_bias), cast(self.segment_embedding))
+            same, other = ef[..., :1], ef[..., 1:]  # s_+ (same segment), s_- (different)
+            scores = scores + same + ops.expand_dims(ops.cast(different_segment, dtype), 1) * (other - same)
+        scores = scores / ops.cast(math.sqrt(self.key_dim), dtype)
+        weights = masked_softmax(scores, None if mask is None else ops.expand_dims(mask, 1))
+        weights = self.dropout_layer(weights, training=training)
+        out = ops.einsum("bhtj,bjhk->bthk", weights, v)
+        return ops.einsum("bthk,dhk->btd", out, cast(self.w_o))
+
+    def call(self, content, query=None, memory=None, content_mask=None, query_mask=None, different_segment=None,
+             target_mapping=None, training=None):
+        context = content if memory is None else ops.concatenate([ops.stop_gradient(memory), content], axis=1)
+        t, length = ops.shape(content)[1], ops.shape(context)[1]
+        k = self._project(context, self.w_k)
+        v = self._project(context, self.w_v)
+        r = self._project(ops.expand_dims(ops.cast(bidirectional_sinusoid(length, t, self.model_dim), content.dtype),
+                                          0), self.w_r)[0]  # (K + T, h, dh)
+        h_out = self._attend(self._project(content, self.w_q), k, v, r, content_mask, different_segment, training)
+        if query is None:
+            return h_out
+        q = self._project(query, self.w_q)
+        if target_mapping is not None:  # the P predicted positions' queries, placed at their positions
+            q = ops.einsum("bphk,bpt->bthk", q, ops.cast(target_mapping, q.dtype))
+        g_out = self._attend(q, k, v, r, query_mask, different_segment, training)
+        if target_mapping is not None:
+            g_out = ops.einsum("btd,bpt->bpd", g_out, ops.cast(target_mapping, g_out.dtype))
+        return h_out, g_out
+
+    def get_config(self):
+        return {**super().get_config(), "num_heads": self.num_heads, "key_dim": self.key_dim,
+                "dropout": self.dropout, "initializer_range": self.initializer_range}

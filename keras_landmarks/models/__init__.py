@@ -23,4 +23,5 @@ from keras_landmarks.models import (  # noqa: F401
     vae,
     vgg,
     word2vec,
+    xlnet,
 )

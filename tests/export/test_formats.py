@@ -52,6 +52,27 @@ def test_a_format_added_through_the_table_alone(tmp_path, monkeypatch):
     assert main(["verify", str(tmp_path / "cli" / "lenet5")]) == 1
 
 
+class BrokenRuntimeFormat(KerasFileFormat):
+    """Written, but its runtime fails on every call (as onnxruntime does on a graph it cannot run)."""
+
+    name = family = "broken"
+
+    def runner(self, path, num_threads=None):
+        def run(inputs):
+            raise RuntimeError("[ONNXRuntimeError] : 1 : FAIL : Non-zero status code returned while running Add\nmore")
+        return run
+
+
+def test_an_artifact_its_runtime_cannot_run_is_one_line_and_leaves_nothing(tmp_path, monkeypatch, capsys):
+    monkeypatch.setitem(FORMATS, "broken", BrokenRuntimeFormat())
+    code = main(["convert", "lenet5", "--formats", "broken", "--out", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert code == 1 and "Traceback" not in err and err.count("keras-landmarks:") == 1, err
+    assert err.splitlines()[-1] == ("keras-landmarks: broken: keras could not run lenet5.keras: [ONNXRuntimeError] "
+                                    ": 1 : FAIL : Non-zero status code returned while running Add")
+    assert not (tmp_path / "out" / "lenet5").exists()
+
+
 def test_unknown_format_lists_the_table(tmp_path):
     with pytest.raises(ConfigError, match=r"Unknown format 'torchscript'. Allowed: saved_model, tflite, onnx, triton, "
                                           r"tflite_fp16, .*onnx_fp16, onnx_int8"):

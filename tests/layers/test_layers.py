@@ -113,6 +113,62 @@ def ref_relative(layer, h, memory):
     return out @ wo
 
 
+def ref_two_stream(layer, h, g, content_mask, query_mask, different):
+    """XLNet's scores term by term, for both streams over the content (no memory): (q_i + u)·k_j +
+    (q_i + v)·W_R R_{i-j} (distances both ways, [sin; cos] halves) + (q_i + b)·s_{same or different};
+    the outputs of h and g side by side."""
+    wq, wk, wv, wr, wo, u, v, bs, s = (w.numpy().astype(np.float64) for w in (
+        layer.w_q, layer.w_k, layer.w_v, layer.w_r, layer.w_o, layer.content_bias, layer.position_bias,
+        layer.segment_bias, layer.segment_embedding))
+    heads, dh, d = layer.num_heads, layer.key_dim, h.shape[-1]
+    t = h.shape[1]
+    freq = 1.0 / 10000 ** (np.arange(0, d, 2) / d)
+
+    def encoding(p):
+        return np.concatenate([np.sin(p * freq), np.cos(p * freq)])
+
+    def stream(x, mask):
+        out = np.zeros((h.shape[0], t, d))
+        for b in range(h.shape[0]):
+            q = np.einsum("td,dhk->thk", x[b], wq)
+            k = np.einsum("td,dhk->thk", h[b], wk)
+            vv = np.einsum("td,dhk->thk", h[b], wv)
+            heads_out = np.zeros((t, heads, dh))
+            for n in range(heads):
+                for i in range(t):
+                    scores = np.full(t, -1e9)
+                    for j in range(t):
+                        if mask[b, i, j]:
+                            r = np.einsum("d,dk->k", encoding(i - j), wr[:, n])
+                            seg = s[int(different[b, i, j]), n]
+                            scores[j] = ((q[i, n] + u[n]) @ k[j, n] + (q[i, n] + v[n]) @ r
+                                         + (q[i, n] + bs[n]) @ seg) / np.sqrt(dh)
+                    heads_out[i, n] = softmax(scores) @ vv[:, n]
+            out[b] = np.einsum("thk,dhk->td", heads_out, wo)
+        return out
+
+    return np.concatenate([stream(h, content_mask), stream(g, query_mask)], -1)
+
+
+def _two_stream_model():
+    names = ("content", "query", "content_mask", "query_mask", "different_segment")
+    x = {n: keras.Input((None, D) if n in ("content", "query") else (None, None), name=n) for n in names}
+    h, g = L.TwoStreamRelativeAttention(num_heads=2, key_dim=3, name="two_stream")(
+        x["content"], query=x["query"], content_mask=x["content_mask"], query_mask=x["query_mask"],
+        different_segment=x["different_segment"])
+    return keras.Model(x, keras.layers.Concatenate(name="output")([h, g]))
+
+
+def _two_stream_inputs():
+    order = np.array([[2, 0, 4, 1, 3], [4, 3, 2, 1, 0]])  # ranks: token j is the order[b, j]-th
+    query_mask = (order[:, None, :] < order[:, :, None]).astype("float32")  # i sees what comes before it
+    content_mask = np.maximum(query_mask, np.eye(TK, dtype="float32"))  # and its own content
+    segments = np.array([[0, 0, 1, 1, 1], [0, 1, 1, 1, 1]])
+    return {"content": normal(B, TK, D), "query": normal(B, TK, D), "content_mask": content_mask,
+            "query_mask": np.maximum(query_mask, np.eye(TK, dtype="float32")[None] * (order[:, :, None] == 0)),
+            "different_segment": (segments[:, :, None] != segments[:, None, :]).astype("float32")}
+
+
 # ---------------------------------------------------------------------------------------------------
 # Cases: name → (model builder, inputs, reference(model, inputs) → expected output).
 
@@ -294,6 +350,10 @@ CASES = {
     "relative_attention": (lambda: _randomize(_relative_model()),
                            lambda: {"segment": normal(B, TQ, D), "memory": normal(B, 4, D)},
                            lambda m, x: ref_relative(_layer(m, L.RelativeMultiHeadAttention), x["segment"], x["memory"])),
+    "two_stream_attention": (lambda: _randomize(_two_stream_model()), _two_stream_inputs,
+                             lambda m, x: ref_two_stream(_layer(m, L.TwoStreamRelativeAttention), x["content"],
+                                                         x["query"], x["content_mask"], x["query_mask"],
+                                                         x["different_segment"])),
     "local_response_norm": (lambda: one_layer(L.LocalResponseNormalization(size=3, alpha=0.01), x=((4, 4, D), "float32")),
                             lambda: {"x": normal(B, 4, 4, D, scale=5)},
                             lambda m, x: x["x"] / (2 + 0.01 * sum(np.pad(x["x"] ** 2, [(0, 0)] * 3 + [(1, 1)])[..., i:i + D]
