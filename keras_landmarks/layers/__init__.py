@@ -30,6 +30,7 @@ from keras_landmarks.layers.attention import (
     causal_mask,
     masked_softmax,
 )
+from keras_landmarks.layers.reformer import LSHSelfAttention, ReversibleBlock, ReversibleStack
 from keras_landmarks.layers.recurrent import OriginalLSTMCell, ProjectedLSTMCell, ScalarMix
 from keras_landmarks.layers.style import (
     Blur2D,
@@ -50,7 +51,8 @@ __all__ = [
     "GELU", "Swish", "Mish", "SoftSign", "Maxout", "gelu", "gelu_tanh", "swish", "mish", "softplus", "softsign",
     "ReLU", "LeakyReLU", "ELU", "PReLU",
     "AdditiveAttention", "LuongAttention", "ScaledDotProductAttention", "MultiHeadAttention",
-    "RelativeMultiHeadAttention", "TwoStreamRelativeAttention", "causal_mask", "masked_softmax",
+    "RelativeMultiHeadAttention", "TwoStreamRelativeAttention", "LSHSelfAttention", "ReversibleBlock",
+    "ReversibleStack", "causal_mask", "masked_softmax",
     "LocalResponseNormalization", "InstanceNormalization", "AdaptiveInstanceNormalization",
     "BatchNormalization", "GroupNormalization", "LayerNormalization",
     "SinusoidalPositionEncoding", "PositionEmbedding", "TokenAndPositionEmbedding",

@@ -14,6 +14,7 @@ from keras_landmarks.models import (  # noqa: F401
     lenet,
     lstm,
     nnlm,
+    reformer,
     resnet,
     rnnsearch,
     selu,

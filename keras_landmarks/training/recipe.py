@@ -19,7 +19,7 @@ import keras
 from keras_landmarks.errors import ConfigError
 
 OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop", "adagrad")
-SCHEDULES = ("constant", "steps", "cosine", "warmup_linear", "linear")
+SCHEDULES = ("constant", "steps", "cosine", "warmup_linear", "linear", "rsqrt")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -29,7 +29,8 @@ class Recipe:
     weight_decay: Keras's decoupled decay (for SGD, w ← w − lr·wd·w each step, the paper's L2 term
     without its interaction with momentum); schedule: one of SCHEDULES, with `boundaries` (fractions of
     the run where the rate divides by `decay_factor`) or `warmup` (fraction of the run); "linear" falls
-    to 10⁻⁴ of the rate at the end (word2vec); `options["initial_accumulator"]`: where AdaGrad's
+    to 10⁻⁴ of the rate at the end (word2vec); "rsqrt" warms up, then falls as 1/√step (the Reformer);
+    `options["initial_accumulator"]`: where AdaGrad's
     squared-gradient sums start (Keras's 0.1 unless set; GloVe's 1); clip_norm: the
     gradients' global norm is clipped to it (Keras's `global_clipnorm`; Zaremba et al.'s 5); source:
     where the values come from."""
@@ -145,8 +146,10 @@ def learning_rate(recipe, total_steps):
         return keras.optimizers.schedules.CosineDecay(lr, total)
     if recipe.schedule == "linear":  # word2vec: down to 10⁻⁴ of the rate at the end of the run
         return keras.optimizers.schedules.PolynomialDecay(lr, total, end_learning_rate=lr * 1e-4, power=1.0)
-    warm = max(1, int(round(recipe.warmup * total)))  # warmup_linear: BERT's warm-up, then linear decay
-    return WarmupLinear(lr, warm, total)
+    warm = max(1, int(round(recipe.warmup * total)))
+    if recipe.schedule == "rsqrt":  # the Transformer's and the Reformer's: warm-up, then ∝ 1/√step
+        return WarmupRsqrt(lr, warm)
+    return WarmupLinear(lr, warm, total)  # BERT's warm-up, then linear decay
 
 
 @keras.saving.register_keras_serializable(package="keras_landmarks")
@@ -164,6 +167,23 @@ class WarmupLinear(keras.optimizers.schedules.LearningRateSchedule):
 
     def get_config(self):
         return {"peak": self.peak, "warmup": self.warmup, "total": self.total}
+
+
+@keras.saving.register_keras_serializable(package="keras_landmarks")
+class WarmupRsqrt(keras.optimizers.schedules.LearningRateSchedule):
+    """Linear warm-up to `peak` over `warmup` steps, then `peak`·√(warmup / step) (Vaswani et al. 2017,
+    §5.3, in the form trax's `multifactor` writes it: constant · linear_warmup · rsqrt_decay)."""
+
+    def __init__(self, peak, warmup):
+        self.peak, self.warmup = float(peak), int(warmup)
+
+    def __call__(self, step):
+        step = keras.ops.maximum(keras.ops.cast(step, "float32"), 1.0)
+        warm = float(max(self.warmup, 1))
+        return self.peak * keras.ops.minimum(step / warm, keras.ops.sqrt(warm / step))
+
+    def get_config(self):
+        return {"peak": self.peak, "warmup": self.warmup}
 
 
 def optimizer(recipe, total_steps):
