@@ -43,13 +43,18 @@ def _held_by_rule(name, numbers):
         return all(r["perplexity_sample"] < numbers["kneser_ney"]["perplexity"] for r in numbers["nnlm"])
     if name == "transformer-xl-memory":
         return all(a["bpc"] < b["bpc"] for a, b in zip(numbers["runs"]["memory"], numbers["runs"]["none"]))
+    if name == "reformer-duplication":
+        final = numbers["final"]
+        lsh = final[[k for k in final if k.startswith("LSH")][-1]]  # the most rounds
+        return min(final["full attention"]) >= 0.9 and np.mean(lsh) >= np.mean(final["full attention"]) - 0.02
     return all(r["clip"]["at_extremes"] >= 0.5 and r["gp"]["at_extremes"] <= 0.05 for r in numbers["runs"])
 
 
 @pytest.mark.parametrize("name", ["vae-elbo", "gan-samples", "dcgan-samples", "stylegan-styles", "lstm-adding",
                                   pytest.param("wgan-gp-toy", marks=pytest.mark.large),  # 30 s of double backprop
                                   pytest.param("nnlm-kneser-ney", marks=pytest.mark.large),  # 40 s: NLTK's n-gram
-                                  pytest.param("transformer-xl-memory", marks=pytest.mark.large)])  # 40 s: two runs
+                                  pytest.param("transformer-xl-memory", marks=pytest.mark.large),  # 40 s: two runs
+                                  pytest.param("reformer-duplication", marks=pytest.mark.large)])  # 15 s
 def test_each_claim_runs_its_protocol_and_applies_its_rule(name, tmp_path):
     record = reproduce(name, quick=True, seeds=1, out=tmp_path, progress=False)
     folder = tmp_path / name

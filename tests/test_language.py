@@ -90,15 +90,40 @@ def test_lstm_lm_trains_on_segments_with_its_paper_recipe(tmp_path, corpus_dir):
 
     spec = registry.get_spec("lstm_lm")
     recipe = spec.training(spec.full_config())
-    assert recipe.options == {"segment": 35, "sum_over_time": True} and recipe.batch_size == 20
+    assert recipe.options == {"segment": 35, "sum_over_time": True, "carry_state": True} and recipe.batch_size == 20
     assert len(recipe.boundaries) == 39 - 6 and recipe.decay_factor == pytest.approx(1 / 1.2)
     assert optimizer(recipe, 100).global_clipnorm == 5.0
     run = tmp_path / "run"
     summary = train("lstm_lm", "text_corpus", out=run, steps=4, data_dir=corpus_dir, progress=False,
                     overrides={"vocabulary_size": 100, "hidden_dim": 8})
-    segments_per_epoch = (len(token_ids("text_corpus", "train", 100, corpus_dir)) - 1) // 35
-    assert summary["steps_per_epoch"] == segments_per_epoch // 20
+    tokens = len(token_ids("text_corpus", "train", 100, corpus_dir))
+    assert summary["steps_per_epoch"] == ((tokens - 1) // 20) // 35  # 20 streams, 35-word segments of each
     assert np.isfinite(summary["results"]["perplexity"]) and summary["results"]["perplexity"] < 200
+    shuffled = train("lstm_lm", "text_corpus", out=tmp_path / "shuffled", steps=4, data_dir=corpus_dir, progress=False,
+                     overrides={"vocabulary_size": 100, "hidden_dim": 8}, recipe_options={"carry_state": False})
+    assert shuffled["steps_per_epoch"] == ((tokens - 1) // 35) // 20  # segments from zero states, shuffled
+
+
+@pytest.mark.parametrize("forget_gate", [True, False])
+def test_the_state_carrier_continues_each_stream_where_the_last_batch_left_it(forget_gate):
+    """Zaremba et al.'s training: two batches of `streams` rows read in turn give the logits and final
+    states of the model over the two segments joined, row by row (states carried, no dropout here)."""
+    import keras
+
+    from keras_landmarks import registry
+    from keras_landmarks.training.language import StateCarrier
+
+    net = registry.build("lstm_lm", vocabulary_size=30, hidden_dim=6, dropout=0.0, forget_gate=forget_gate)
+    trainer = StateCarrier(net, streams=3, loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    trainer.compile(optimizer=keras.optimizers.SGD(0.0))
+    ids = np.random.default_rng(0).integers(0, 30, (3, 10)).astype(np.int32)
+    trainer.train_step((ids[:, :5], ids[:, 1:6]))
+    whole = net(ids, training=False).numpy()
+    logits, _ = trainer.run(ids[:, 5:], [[v.value for v in layer] for layer in trainer.states], training=False)
+    np.testing.assert_allclose(np.asarray(logits), whole[:, 5:], atol=1e-5)
+    read = trainer.carried_reader()  # evaluation: its own states, from zero
+    np.testing.assert_allclose(np.asarray(read(ids[:, :5])), whole[:, :5], atol=1e-5)
+    np.testing.assert_allclose(np.asarray(read(ids[:, 5:])), whole[:, 5:], atol=1e-5)
 
 
 def test_a_language_model_on_image_data_gets_one_line(tmp_path, corpus_dir, capsys):

@@ -85,7 +85,8 @@ def _layer(**kwargs):
 def test_lsh_attention_follows_its_definition():
     keras.utils.set_random_seed(0)
     x = np.random.default_rng(0).standard_normal((2, 12, D)).astype("float32")
-    for kwargs in ({"chunk_length": 2, "num_hashes": 2}, {"chunk_length": 4, "num_hashes": 3, "seed": 7}):
+    for kwargs in ({"chunk_length": 2, "num_hashes": 2}, {"chunk_length": 4, "num_hashes": 3, "seed": 7},
+                   {"chunk_length": 4, "num_hashes": 1}):
         layer = _layer(**kwargs)
         np.testing.assert_allclose(layer(x).numpy(), reference_lsh(layer, x), atol=2e-5)
 

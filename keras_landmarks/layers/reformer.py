@@ -121,8 +121,11 @@ class LSHSelfAttention(keras.layers.Layer):
         out = ops.take_along_axis(ops.reshape(out, (b, h, n * t, k)), ops.expand_dims(undo, -1), axis=2)
         normaliser = ops.take_along_axis(ops.reshape(normaliser, (b, h, n * t)), undo, axis=2)
         out = ops.reshape(out, (b, h, n, t, k))
-        share = ops.softmax(ops.reshape(normaliser, (b, h, n, t)), axis=2)  # exp z_r / Σ exp z_r'
-        out = ops.sum(out * ops.cast(ops.expand_dims(share, -1), out.dtype), axis=2)  # (B, h, T, k)
+        if n > 1:
+            share = ops.softmax(ops.reshape(normaliser, (b, h, n, t)), axis=2)  # exp z_r / Σ exp z_r'
+            out = ops.sum(out * ops.cast(ops.expand_dims(share, -1), out.dtype), axis=2)  # (B, h, T, k)
+        else:
+            out = out[:, :, 0]
         return ops.einsum("bhtk,hkd->btd", out, ops.cast(self.w_o, out.dtype))
 
     def compute_output_shape(self, input_shape):

@@ -20,9 +20,11 @@ gates only), whose layers then hold three gate blocks rather than four.
 Deviations:
 - Keras's LSTM has one bias per gate where the paper's Torch code has two (input-to-hidden and
   hidden-to-hidden); the count above is with one, the sum of the two being the same function.
-- The model reads a segment (`token_ids`, (batch, time)) from zero states, and `train` (the
-  `language_model` procedure) visits 35-word segments in a shuffled order: the paper carries the state
-  from one segment to the next through the text.
+- The model reads a segment (`token_ids`, (batch, time)) from zero states. Training carries them as the
+  paper does (`train`, the `language_model` procedure with `carry_state`: the text cut into 20
+  contiguous streams, one per batch row, each LSTM's state carried from one 35-word segment to the next;
+  `training.language.StateCarrier`); `--option carry_state=False` reads shuffled segments from zero
+  states instead.
 
 Training follows §4.1: SGD at rate 1 on each segment's summed loss (averaged over the batch of 20),
 gradients clipped at global norm 5 (large: 10), 35 unrolled steps; the medium model for 39 epochs, the
@@ -136,7 +138,7 @@ def _recipe(epochs, constant, factor, clip):
         return Recipe(optimizer="sgd", learning_rate=1.0, batch_size=20, epochs=epochs, schedule="steps",
                       boundaries=tuple(k / epochs for k in range(constant, epochs)), decay_factor=1 / factor,
                       clip_norm=clip, metrics=(), procedure="language_model",
-                      options={"segment": 35, "sum_over_time": True},
+                      options={"segment": 35, "sum_over_time": True, "carry_state": True},
                       source=f"Zaremba et al. 2014 §4.1: SGD at 1 on the summed loss of 35-step segments, batches "
                              f"of 20, clipped at norm {clip:g}, {epochs} epochs, the rate divided by {factor:g} "
                              f"each epoch after the {constant}th")

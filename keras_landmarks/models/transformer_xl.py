@@ -49,7 +49,7 @@ from keras_landmarks.layers._init import fresh
 from keras_landmarks.layers.attention import RelativeMultiHeadAttention
 from keras_landmarks.layers.transformer import ReversibleEmbedding
 from keras_landmarks.registry import Paper, register
-from keras_landmarks.training.language import TextProcedure, token_ids
+from keras_landmarks.training.language import TextProcedure, streams, token_ids
 from keras_landmarks.training.procedures import Built, register_procedure
 from keras_landmarks.training.recipe import Option, Recipe
 from keras_landmarks.training.trainer import LossTrainer
@@ -230,23 +230,6 @@ def byte_ids(data, split, data_dir=None, manual_dir=None):
 
     text = "\n\n".join(corpus_documents(data, split, data_dir, manual_dir))
     return np.frombuffer(text.encode("utf-8"), np.uint8).astype(np.int32)
-
-
-def streams(ids, count, length):
-    """(inputs, targets), each (steps · count, length): the text cut into `count` contiguous streams read
-    side by side, `length` tokens at a time; row k·count + b is stream b's k-th segment, so batch k of
-    `count` rows continues batch k − 1 row for row (the reference code's batchify). Targets are one on."""
-    per = (len(ids) - 1) // count
-    steps = per // length
-    if steps < 1:
-        return np.zeros((0, length), np.int32), np.zeros((0, length), np.int32)
-    starts = np.arange(count) * per
-    rows = starts[:, None] + np.arange(steps * length)[None, :]  # (count, steps · length)
-
-    def cut(array):
-        return array.reshape(count, steps, length).transpose(1, 0, 2).reshape(steps * count, length).astype(np.int32)
-
-    return cut(ids[rows]), cut(ids[rows + 1])
 
 
 class MemoryTrainer(LossTrainer):

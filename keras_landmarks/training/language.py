@@ -27,6 +27,7 @@ import numpy as np
 from keras_landmarks.errors import ConfigError
 from keras_landmarks.training.procedures import Built, Procedure, outputs_probabilities, register_procedure
 from keras_landmarks.training.recipe import Option
+from keras_landmarks.training.trainer import LossTrainer
 
 DEFAULT_SEGMENT = 35
 
@@ -87,6 +88,23 @@ def segments(ids, length):
 
 
 @keras.saving.register_keras_serializable(package="keras_landmarks")
+def streams(ids, count, length):
+    """(inputs, targets), each (steps · count, length): the text cut into `count` contiguous streams read
+    side by side, `length` tokens at a time; row k·count + b is stream b's k-th segment, so batch k of
+    `count` rows continues batch k − 1 row for row (the reference code's batchify). Targets are one on."""
+    per = (len(ids) - 1) // count
+    steps = per // length
+    if steps < 1:
+        return np.zeros((0, length), np.int32), np.zeros((0, length), np.int32)
+    starts = np.arange(count) * per
+    rows = starts[:, None] + np.arange(steps * length)[None, :]  # (count, steps · length)
+
+    def cut(array):
+        return array.reshape(count, steps, length).transpose(1, 0, 2).reshape(steps * count, length).astype(np.int32)
+
+    return cut(ids[rows]), cut(ids[rows + 1])
+
+
 class SegmentLoss(keras.losses.Loss):
     """A segment's summed negative log-likelihood, averaged over the batch, $-\\frac{1}{B}\\sum_b
     \\sum_{t=1}^{T} \\log \\hat P(w_{b,t})$: the loss Zaremba et al.'s learning rate of 1 and clipping at
@@ -127,6 +145,8 @@ class LanguageModeling(TextProcedure):
     options = {
         "segment": Option(int, "the words a sequence model unrolls over", minimum=2, maximum=100_000),
         "sum_over_time": Option(bool, "sum a segment's loss over its steps (Zaremba et al.) instead of the mean"),
+        "carry_state": Option(bool, "a recurrent model reads the text as contiguous streams, one per batch row, "
+                                    "its states carried from one segment to the next (Zaremba et al.)"),
     }
     quality_metric = "perplexity"
     gate_examples = 1_000
@@ -139,7 +159,9 @@ class LanguageModeling(TextProcedure):
                               "sets its vocabulary from it.", key="model", value=spec.name)
         ids = token_ids(data, split, size, data_dir, manual_dir)
         _, context = context_length(spec, config)
-        if context is None:
+        if context is None and recipe.options.get("carry_state"):
+            x, y = streams(ids, recipe.batch_size, recipe.options.get("segment", DEFAULT_SEGMENT))
+        elif context is None:
             length = recipe.options.get("segment", DEFAULT_SEGMENT)
             x, y = segments(ids, length)
         else:
@@ -159,16 +181,31 @@ class LanguageModeling(TextProcedure):
             loss = SegmentLoss(from_logits)
         else:
             loss = keras.losses.SparseCategoricalCrossentropy(from_logits=from_logits)
+        if recipe.options.get("carry_state"):
+            trainer = StateCarrier(net, recipe.batch_size, loss)
+            trainer.compile(optimizer=optimizer(recipe, total_steps))
+            return Built(trainer, [(trainer.optimizer, net.trainable_variables)], {spec.name: net})
         net.compile(optimizer=optimizer(recipe, total_steps), loss=loss, metrics=list(recipe.metrics) or None)
         return Built(net, [(net.optimizer, net.trainable_variables)], {spec.name: net})
 
+    def shuffles(self, recipe):
+        return not recipe.options.get("carry_state")
+
     def evaluate(self, trainer, batches):
-        """Per-token mean cross-entropy (nats), perplexity and next-word accuracy."""
-        probabilities = outputs_probabilities(trainer)
+        """Per-token mean cross-entropy (nats), perplexity and next-word accuracy; with carried states,
+        the test split's streams read in order from zero states, as in training."""
+        probabilities = outputs_probabilities(getattr(trainer, "net", trainer))
         total, correct, count = 0.0, 0, 0
+        run = trainer.carried_reader() if isinstance(trainer, StateCarrier) else None
+        if run is not None:
+            pairs = [(x.numpy(), y.numpy()) for x, y in batches]
+            inputs, targets = np.concatenate([x for x, _ in pairs]), np.concatenate([y for _, y in pairs])
+            batches = [(inputs[k : k + trainer.streams], targets[k : k + trainer.streams])
+                       for k in range(0, len(targets) - trainer.streams + 1, trainer.streams)]
         for x, y in batches:
-            outputs = keras.ops.convert_to_numpy(keras.ops.cast(trainer(x, training=False), "float32"))
-            labels = y.numpy()
+            outputs = trainer(x, training=False) if run is None else run(x)
+            outputs = keras.ops.convert_to_numpy(keras.ops.cast(outputs, "float32"))
+            labels = np.asarray(y)
             total += float(next_word_nats(outputs, labels, probabilities).sum())
             correct += int((outputs.argmax(-1) == labels).sum())
             count += labels.size
@@ -177,6 +214,76 @@ class LanguageModeling(TextProcedure):
 
     def results(self, metrics):
         return {"test_loss": metrics["loss"], "perplexity": metrics["perplexity"], "accuracy": metrics["accuracy"]}
+
+
+class StateCarrier(LossTrainer):
+    """Trains a recurrent language model (a chain of layers with `keras.layers.RNN`s, as `lstm_lm`) on
+    `streams` rows side by side, each RNN starting every batch from the states it ended the previous
+    one with (Zaremba et al.: the state crosses segment boundaries; back-propagation stops at them).
+    The states are non-trainable weights (a checkpoint holds them); the RNNs' cells and every other
+    layer are the network's own."""
+
+    def __init__(self, net, streams, loss, **kwargs):
+        super().__init__(net, **kwargs)
+        self.streams, self.loss_fn = int(streams), loss
+        chain = net.layers[1:]
+        if any(len(layer._inbound_nodes) != 1 for layer in chain) or len(net.inputs) != 1:
+            raise ConfigError(f"{net.name} is not a chain of layers; carrying states needs one.", key="model",
+                              value=net.name)
+        self.chain = [(layer, self._stepper(layer)) for layer in chain]
+        self.states = [[self.add_weight(shape=(self.streams, size), initializer="zeros", trainable=False,
+                                        name=f"{layer.name}_state_{k}") for k, size in enumerate(_sizes(layer))]
+                       for layer in chain if isinstance(layer, keras.layers.RNN)]
+
+    @staticmethod
+    def _stepper(layer):
+        if not isinstance(layer, keras.layers.RNN):
+            return None
+        return keras.layers.RNN(layer.cell, return_sequences=True, return_state=True)  # the same cell, its states out
+
+    def run(self, x, states, training):
+        """(logits, the RNNs' final states) from `states` (a list of lists, one per RNN)."""
+        carried, k = [], 0
+        for layer, stepper in self.chain:
+            if stepper is None:
+                x = layer(x, training=training)
+                continue
+            x, *final = stepper(x, initial_state=list(states[k]), training=training)
+            carried.append(final)
+            k += 1
+        return x, carried
+
+    def step_loss(self, data):
+        x, y = data
+        logits, carried = self.run(x, [[v.value for v in layer] for layer in self.states], training=True)
+        for variables, values in zip(self.states, carried):
+            for variable, value in zip(variables, values):
+                variable.assign(keras.ops.stop_gradient(value))
+        loss = keras.ops.mean(self.loss_fn(y, logits))
+        return loss, loss
+
+    def carried_reader(self):
+        """A function of successive batches of `streams` rows → logits, carrying its own states from zero."""
+        import tensorflow as tf
+
+        states = [[tf.zeros((self.streams, size)) for size in _sizes(layer)]
+                  for layer, stepper in self.chain if stepper is not None]
+
+        @tf.function(reduce_retracing=True, autograph=False)
+        def step(x, states):
+            return self.run(x, states, training=False)
+
+        def read(x):
+            nonlocal states
+            logits, states = step(tf.constant(x), states)
+            return logits
+
+        return read
+
+
+def _sizes(layer):
+    size = layer.cell.state_size
+    return list(size) if isinstance(size, (list, tuple)) else [size]
 
 
 register_procedure(LanguageModeling())

@@ -315,7 +315,7 @@ def _prepare(spec, data, out, epochs, steps, batch_size, optimizer, learning_rat
     overrides = procedure.configure(spec, overrides or {}, classes)
     given["overrides"] = overrides
     per_step = procedure.images_per_step(recipe)
-    stream = Stream(train_x, train_y, per_step, seed, shuffle=procedure.shuffle)
+    stream = Stream(train_x, train_y, per_step, seed, shuffle=procedure.shuffles(recipe))
     if stream.steps_per_epoch < 1:
         reads = "" if per_step == recipe.batch_size else f" (a step reads {per_step} images)"
         raise ConfigError(f"Batch size {recipe.batch_size}{reads} is larger than {data}'s {len(train_y):,} training "

@@ -54,6 +54,11 @@ class Procedure:
     strategies = ("none", "mirrored", "multi-worker")
     options = {}  # {name: recipe.Option}: what each `Recipe.options` value it reads takes
 
+    def shuffles(self, recipe):
+        """Whether training batches are drawn in a shuffled order (`shuffle`, unless the recipe's options
+        ask a procedure to carry state from one batch to the next)."""
+        return self.shuffle
+
     def check_options(self, recipe, owner):
         """ConfigError for a `Recipe.options` value of the wrong kind or out of range (`owner`: the model
         named in the message); an option without a declaration is refused, so each one is checked."""
