@@ -48,6 +48,7 @@ from keras_landmarks.inputs import Memory, TokenIds
 from keras_landmarks.layers._init import fresh
 from keras_landmarks.layers.attention import RelativeMultiHeadAttention
 from keras_landmarks.layers.transformer import ReversibleEmbedding
+from keras_landmarks.models._decoding import generate_signature, sample_token
 from keras_landmarks.registry import Paper, register
 from keras_landmarks.training.language import TextProcedure, streams, token_ids
 from keras_landmarks.training.procedures import Built, register_procedure
@@ -372,6 +373,45 @@ def _recipe(units, batch, segment, steps_note):
     return recipe
 
 
+def make_generator(model):
+    """The `generate` serving signature: the prompt read as one segment from an empty memory, then
+    `max_new_tokens` tokens sampled one at a time (at `temperature`, among the `top_k` most likely; 1:
+    greedy), each read as a one-token segment with the memory the previous call left (§3.2's evaluation:
+    a token sees the last `memory_length` positions, cached, not recomputed). Returns the prompt and the
+    new tokens, (B, T + max_new_tokens)."""
+    import tensorflow as tf
+
+    _, layers, _, dim = model.input["memory"].shape
+
+    @tf.function(input_signature=generate_signature())
+    def generate(prompt_ids, max_new_tokens, temperature, top_k, seed):
+        batch = tf.shape(prompt_ids)[0]
+        check = tf.debugging.assert_greater(tf.shape(prompt_ids)[1], 0, message="the prompt must hold at least one token")
+        with tf.control_dependencies([check]):
+            prompt_ids = tf.identity(prompt_ids)
+        out = model({"token_ids": prompt_ids, "memory": tf.zeros([batch, layers, 0, dim])}, training=False)
+        logits, memory = out["logits"][:, -1], out["next_memory"]
+        output = tf.TensorArray(tf.int32, size=max_new_tokens)
+
+        def body(t, logits, memory, output):
+            token = sample_token(logits, temperature, top_k, seed + t)
+            out = model({"token_ids": token[:, None], "memory": memory}, training=False)
+            return t + 1, out["logits"][:, 0], out["next_memory"], output.write(t, token)
+
+        invariants = (tf.TensorShape([]), tf.TensorShape([None, None]), tf.TensorShape([None, layers, None, dim]),
+                      tf.TensorShape(None))
+        _, _, _, output = tf.while_loop(lambda t, *_: t < max_new_tokens, body,
+                                        (tf.constant(0), logits, memory, output), shape_invariants=invariants)
+        new_tokens = tf.reshape(tf.transpose(output.stack()), [batch, max_new_tokens])
+        return {"token_ids": tf.concat([prompt_ids, new_tokens], axis=1)}
+
+    return generate
+
+
+def _signatures(model):
+    return {"generate": make_generator(model)}
+
+
 def _io(config):
     layers, d = config["num_layers"], config["hidden_dim"]
     return {"inputs": {"token_ids": (None, None), "memory": (None, layers, None, d)},
@@ -405,6 +445,7 @@ for _name, _config, _params, _training, _what in (
         task="language_model",
         io=_io,
         inputs=lambda config: {"token_ids": TokenIds(config["vocabulary_size"]), "memory": Memory()},
+        signatures=_signatures,
         test_config=dict(_TEST, **({"cutoffs": ()} if _name.endswith("enwik8") else {})),
         training=_training,
         description="Transformer-XL: segment-level recurrence with relative positional attention",
