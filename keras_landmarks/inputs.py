@@ -266,6 +266,26 @@ def representative_length(kinds, length=BENCH_LENGTH):
     return min([length, *bounds])
 
 
+def token_input(model, kinds):
+    """The name of the input that takes token ids: the one declared `TokenIds`, else the first."""
+    return next((t.name for t in model.inputs if isinstance(kinds[t.name], TokenIds)), model.inputs[0].name)
+
+
+def complete_inputs(model, given, kinds, seed=0):
+    """`given` ({input name: array}, batch first) with every other input drawn from its kind, at the
+    same batch and with its dynamic dimensions as long as the given arrays' second axis (a language
+    model's memory alongside real token ids)."""
+    rng = np.random.default_rng(seed)
+    first = next(iter(given.values()))
+    length = first.shape[1] if first.ndim > 1 else 1
+    data = dict(given)
+    for tensor in model.inputs:
+        if tensor.name not in data:
+            shape = tuple(length if d is None else d for d in (len(first), *tensor.shape[1:]))
+            data[tensor.name] = kinds[tensor.name].sample(rng, shape, tensor.dtype)
+    return data
+
+
 def sample_inputs(model, batch=2, seed=0, length=6, kinds=None):
     """{input name: np.ndarray} for `model`; unknown (dynamic) dimensions take `length`."""
     rng = np.random.default_rng(seed)

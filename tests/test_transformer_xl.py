@@ -168,3 +168,21 @@ def test_generate_reads_with_the_memory_and_matches_the_whole_model(tmp_path):
                                            temperature=tf.constant(1.0), top_k=tf.constant(1),
                                            seed=tf.constant([0, 0]))
     np.testing.assert_array_equal(served["token_ids"].numpy(), greedy)
+
+
+def test_the_perplexity_gate_reads_each_segment_from_an_empty_memory():
+    """A run's int8 artifacts are gated on held-out perplexity (Transformer-XL's log-probabilities, the
+    memory input given empty): Keras against itself passes, a sharper distribution fails."""
+    from keras_landmarks.export.parity import PerplexityGate
+    from keras_landmarks.export.signature import keras_outputs
+    from keras_landmarks.models.transformer_xl import SegmentRecurrence
+
+    assert SegmentRecurrence.quality_metric == "perplexity"
+    model = registry.build("transformer_xl_enwik8", **{**CONFIG, "cutoffs": ()})
+    rng = np.random.default_rng(0)
+    x, y = rng.integers(0, 60, (12, 6)).astype(np.int32), rng.integers(0, 60, (12, 6))
+    gate = PerplexityGate(x, y)
+    same = gate(model, lambda inputs: keras_outputs(model, inputs))
+    assert same["passed"] and abs(same["perplexity_change"]) < 1e-5 and 30 < same["perplexity_keras"] < 120
+    sharpened = gate(model, lambda inputs: {"logits": 30 * keras_outputs(model, inputs)["logits"]})
+    assert not sharpened["passed"] and sharpened["perplexity_change"] > 0.02

@@ -177,9 +177,10 @@ def sqnr_db(reference, actual):
 
 
 class AccuracyGate:
-    """Classifiers: the artifact's top-1 predictions on labelled data `(x, y)` against Keras's."""
+    """Classifiers: the artifact's top-1 predictions on labelled data `(x, y)` against Keras's (`kinds`,
+    the declared input kinds, is taken by every gate of `GATES`; one image input needs none)."""
 
-    def __init__(self, x, y):
+    def __init__(self, x, y, kinds=None):
         self.x, self.y = x, y
 
     def __call__(self, model, run):
@@ -197,19 +198,41 @@ class AccuracyGate:
 
 class PerplexityGate:
     """Language models: held-out perplexity of the artifact's next-word distributions against Keras's on
-    the same windows `x` with their next words `y` (one per window, or one per position of a segment)."""
+    the same windows `x` with their next words `y` (one per window, or one per position of a segment).
+    The token ids go to the model's token input (its first, unless another is declared `TokenIds`); an
+    input declared as carried state (a `Memory`, such
+    as Transformer-XL's) is given empty, each window read on its own. The first output (or `logits`)
+    holds the distributions."""
 
-    def __init__(self, x, y):
-        self.x, self.y = x, y
+    def __init__(self, x, y, kinds=None):
+        self.x, self.y, self.kinds = x, y, kinds
+
+    def _inputs(self, model, ids):
+        from keras_landmarks.inputs import input_kinds, token_input
+
+        kinds = self.kinds or input_kinds(model)
+        tokens = token_input(model, kinds)
+        feed = {tokens: ids}
+        for tensor in model.inputs:
+            if tensor.name == tokens:
+                continue
+            axis = getattr(kinds[tensor.name], "empty_axis", None)
+            if axis is None:
+                raise ValueError(f"The perplexity gate feeds token ids and empty state; {model.name}'s input "
+                                 f"{tensor.name!r} is neither.")
+            shape = [len(ids) if i == 0 else 0 if i == axis else d for i, d in enumerate(tensor.shape)]
+            feed[tensor.name] = np.zeros(shape, np.float32)
+        return feed
 
     def __call__(self, model, run):
         from keras_landmarks.training.language import next_word_nats
         from keras_landmarks.training.procedures import outputs_probabilities
 
-        name, output = model.inputs[0].name, output_names(model)[0]
+        names = output_names(model)
+        output = "logits" if "logits" in names else names[0]
         x, probabilities = self.x, outputs_probabilities(model)
-        keras_out = keras_outputs(model, {name: x})[output]
-        quant_out = np.concatenate([run({name: x[i : i + 1]})[output] for i in range(len(x))])
+        keras_out = keras_outputs(model, self._inputs(model, x))[output]
+        quant_out = np.concatenate([run(self._inputs(model, x[i : i + 1]))[output] for i in range(len(x))])
         keras_ppl = float(np.exp(next_word_nats(keras_out, self.y, probabilities).mean()))
         quant_ppl = float(np.exp(next_word_nats(quant_out, self.y, probabilities).mean()))
         change = quant_ppl / keras_ppl - 1

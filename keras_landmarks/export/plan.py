@@ -193,8 +193,13 @@ def calibration(model, spec, config, kinds, representative_data, sequence_length
     if run is not None:
         from keras_landmarks.training import runs
 
-        samples = runs.calibration_samples(run, model.inputs[0].name)
-        return samples, f"{len(samples)} examples of the training split of {runs.describe(run)}"
+        from keras_landmarks.inputs import complete_inputs, token_input
+
+        samples = runs.calibration_samples(run, token_input(model, kinds))
+        samples = [complete_inputs(model, sample, kinds, seed=i) for i, sample in enumerate(samples)]
+        others = [t.name for t in model.inputs if t.name not in samples[0]] if samples else []
+        drawn = f" ({', '.join(others)} drawn from the declared kinds)" if others else ""
+        return samples, f"{len(samples)} examples of the training split of {runs.describe(run)}{drawn}"
     if spec is not None and spec.sample_data is not None:
         inputs, _ = spec.sample_data(config)
         name = model.inputs[0].name
@@ -219,7 +224,7 @@ def quality_gate(name, chosen, kinds, eval_data, judge, metric="accuracy"):
     from keras_landmarks.inputs import Latent
 
     if judge is None:
-        return GATES[metric](*eval_data) if eval_data is not None else None
+        return GATES[metric](*eval_data, kinds=kinds) if eval_data is not None else None
     if not any(f.precision == "quantized" for f in chosen):
         raise ConfigError(f"A judge gates quantized generators, and none is asked for (--formats "
                           f"{','.join(f.name for f in chosen)}); add --quantize int8 or dynamic, or leave it out.",
@@ -260,7 +265,8 @@ def make_plan(model_or_name, *, formats, quantize, representative_data, eval_dat
             metric = runs.quality_metric(run)
             if metric is None:
                 run = None
-            elif eval_data is None and len(model.inputs) == 1 and any(f.precision == "quantized" for f in chosen):
+            elif eval_data is None and (len(model.inputs) == 1 or metric == "perplexity") and any(
+                    f.precision == "quantized" for f in chosen):  # the perplexity gate gives state inputs empty
                 eval_data = runs.evaluation_data(run)
     final = out / name
     if final.exists() and not overwrite:

@@ -310,6 +310,8 @@ class SegmentRecurrence(TextProcedure):
     strategies = ("none",)
     precisions = ("float32",)
     shuffle = False
+    quality_metric = "perplexity"  # int8 artifacts: each held-out segment read from an empty memory
+    gate_examples = 200
 
     def units(self, recipe, config):
         units = recipe.options.get("units", "words")  # checked against `options` before the run starts
