@@ -20,19 +20,36 @@ pre-training and is not part of the model, as in the paper's released weights: 9
 (character table 262·16, CNN 199,168, highway 16,785,408, projection 1,049,088, four LSTMP layers of
 18,890,752).
 
+Pre-training (`train`, the `bilm` procedure, §3.1): windows of 20 tokens of a text dataset, each token
+read from its own characters (bilm-tf's ids: UTF-8 bytes between word marks), the forward LM predicting
+each next word from the top forward layer and the backward LM each previous word from the top backward
+layer, through one softmax over the word vocabulary shared by both directions; the loss is the mean of
+the two directions' negative log-likelihoods. Adagrad at 0.2 as the authors' code.
+
 Deviations:
+- Pre-training uses a full softmax over the corpus's 10,000 most frequent words (the rest `<unk>` as
+  targets, but read from their characters); the authors sample 8,192 of the 1B Word Benchmark's
+  793,471 words per batch.
 - Padding tokens are not masked: the backward LM reads them first. Pad sequences at the end and read
   the representations of real tokens only, or batch sequences of equal length.
 """
 
+import functools
+
 import keras
+import numpy as np
 from keras import ops
 
 from keras_landmarks.config import check_positive
 from keras_landmarks.inputs import TokenIds
 from keras_landmarks.layers import ProjectedLSTMCell, ScalarMix
 from keras_landmarks.models.highway import Highway
+from keras_landmarks.errors import ConfigError
 from keras_landmarks.registry import Paper, register
+from keras_landmarks.training.language import TextProcedure, vocabulary
+from keras_landmarks.training.procedures import Built, register_procedure
+from keras_landmarks.training.recipe import Option, Recipe
+from keras_landmarks.training.trainer import LossTrainer
 
 PAPER = Paper(
     title="Deep Contextualized Word Representations",
@@ -136,6 +153,165 @@ def ELMo(*, characters: int = 262, max_characters: int = 50, char_dim: int = 16,
     return keras.Model(chars, outputs, name=name)
 
 
+# The character ids of the authors' code (bilm-tf's UnicodeCharsVocabulary): a word's UTF-8 bytes between
+# begin- and end-of-word marks, padded, every id shifted by one so that 0 stays free.
+BEGIN_OF_WORD, END_OF_WORD, PAD_CHARACTER, END_OF_DOCUMENT = 258, 259, 260, 257
+
+
+def character_ids(word, max_characters=50):
+    """int32 (max_characters,): `word` as the character CNN reads it (bytes past max_characters − 2 cut)."""
+    from keras_landmarks.tokenizers.words import EOD
+
+    if word == EOD:
+        inner = [END_OF_DOCUMENT]
+    else:
+        inner = list(word.encode("utf-8"))[: max_characters - 2]
+    ids = [BEGIN_OF_WORD, *inner, END_OF_WORD] + [PAD_CHARACTER] * (max_characters - len(inner) - 2)
+    return np.asarray(ids, np.int32) + 1
+
+
+@functools.lru_cache(maxsize=2)
+def surface_words(data, data_dir=None, manual_dir=None):
+    """Every distinct token of the corpus (both splits, sorted), `<eod>` first: the words whose characters
+    the model reads, rare ones included."""
+    from keras_landmarks.tokenizers import corpus_documents
+    from keras_landmarks.tokenizers.words import EOD, words
+
+    seen = set()
+    for split in ("train", "test"):
+        for document in corpus_documents(data, split, data_dir, manual_dir):
+            seen.update(words(document))
+    return [EOD, *sorted(seen)]
+
+
+def word_streams(data, split, size, data_dir=None, manual_dir=None):
+    """(surface ids, vocabulary ids), both (N,): the split's tokens with `<eod>` after each document, as
+    indices into `surface_words` (their characters) and into the training vocabulary of `size` (the
+    words the softmax predicts, rare ones `<unk>`)."""
+    from keras_landmarks.tokenizers import corpus_documents
+    from keras_landmarks.tokenizers.words import EOD, words
+
+    index = {w: i for i, w in enumerate(surface_words(data, data_dir, manual_dir))}
+    vocab = vocabulary(data, size, data_dir, manual_dir)
+    surface, targets = [], []
+    for document in corpus_documents(data, split, data_dir, manual_dir):
+        tokens = [*words(document), EOD]
+        surface += [index[t] for t in tokens]
+        targets += [vocab.ids.get(t, 0) for t in tokens]
+    return np.asarray(surface, np.int32), np.asarray(targets, np.int32)
+
+
+class BiLMTrainer(LossTrainer):
+    """Pre-trains ELMo's biLM (§3.1): the forward LM predicts each next word from the top forward layer,
+    the backward LM each previous word from the top backward layer, through one softmax over the word
+    vocabulary shared by the two directions (`softmax_kernel`, `softmax_bias`: pre-training only, not
+    part of the model); the loss is the mean of the two directions' negative log-likelihoods
+    (eq. in §3.1, averaged per token)."""
+
+    def __init__(self, net, characters, vocabulary_size, **kwargs):
+        super().__init__(net, **kwargs)
+        self.characters = ops.convert_to_tensor(np.asarray(characters, np.int32))  # (surface words, C)
+        width = net.output["layers"].shape[-1] // 2
+        self.width = width
+        self.softmax_kernel = self.add_weight(shape=(width, vocabulary_size), name="softmax_kernel",
+                                              initializer=keras.initializers.RandomNormal(0.0, width**-0.5))
+        self.softmax_bias = self.add_weight(shape=(vocabulary_size,), name="softmax_bias", initializer="zeros")
+
+    def trained_variables(self):
+        return [*self.net.trainable_variables, self.softmax_kernel, self.softmax_bias]
+
+    def directions_nll(self, surface, targets, training):
+        """Mean −log p of the next words (forward) and of the previous words (backward), in nats."""
+        chars = ops.take(self.characters, surface, axis=0)  # (B, T, C)
+        top = self.net(chars, training=training)["layers"][:, -1]  # (B, T, 2·width)
+        forward, backward = top[:, :-1, : self.width], top[:, 1:, self.width :]
+
+        def nll(h, y):
+            logits = ops.matmul(ops.cast(h, "float32"), self.softmax_kernel) + self.softmax_bias
+            return ops.mean(keras.losses.sparse_categorical_crossentropy(y, logits, from_logits=True))
+
+        return nll(forward, targets[:, 1:]), nll(backward, targets[:, :-1])
+
+    def step_loss(self, data):
+        surface, targets = data
+        forward, backward = self.directions_nll(surface, targets, training=True)
+        loss = 0.5 * (forward + backward)
+        return loss, loss
+
+
+class BiLMTraining(TextProcedure):
+    """ELMo's biLM pre-training on a text dataset: windows of `window` tokens, each read by the character
+    CNN from the token's own characters (rare words too) and predicted over the training vocabulary in
+    both directions (`BiLMTrainer`); held out, each direction's perplexity on the test windows."""
+
+    name = "bilm"
+    losses = ("bidirectional_lm",)
+    options = {"window": Option(int, "tokens per window (the authors unroll 20)", minimum=2, maximum=10_000),
+               "vocabulary_size": Option(int, "the words the softmax predicts (the rest are <unk>)", minimum=3,
+                                         maximum=10_000_000)}
+    strategies = ("none",)
+
+    def split(self, data, split, data_dir=None, manual_dir=None, *, spec=None, config=None, recipe=None):
+        size = recipe.options.get("vocabulary_size", DEFAULT_VOCABULARY)
+        surface, targets = word_streams(data, split, size, data_dir, manual_dir)
+        length = recipe.options.get("window", 20)
+        count = len(targets) // length
+        if count < 1:
+            raise ConfigError(f"{data}'s {split} split has {len(targets):,} tokens: too few for one {length}-token "
+                              "window.", key="data", value=data)
+        cut = slice(0, count * length)
+        return surface[cut].reshape(count, length), targets[cut].reshape(count, length), size
+
+    def write_assets(self, folder, data, data_dir=None, manual_dir=None, *, spec=None, config=None, recipe=None):
+        size = recipe.options.get("vocabulary_size", DEFAULT_VOCABULARY)
+        vocabulary(data, size, data_dir, manual_dir).save(folder / "vocabulary.txt")
+        return ["vocabulary.txt"]
+
+    def build(self, spec, overrides, weights, recipe, total_steps, classes, dataset=None):
+        from keras_landmarks import registry
+        from keras_landmarks.training.recipe import optimizer
+
+        data, data_dir, manual_dir = dataset
+        net = registry.build(spec.name, weights=weights, **overrides)
+        config = spec.full_config(**overrides)
+        table = np.stack([character_ids(w, config["max_characters"])
+                          for w in surface_words(data, data_dir, manual_dir)])
+        if table.max() >= config["characters"]:
+            raise ConfigError(f"{spec.name} has {config['characters']} character ids; the corpus needs "
+                              f"{int(table.max()) + 1} (--set characters=262).", key="characters",
+                              value=config["characters"])
+        trainer = BiLMTrainer(net, table, recipe.options.get("vocabulary_size", DEFAULT_VOCABULARY))
+        trainer.compile(optimizer=optimizer(recipe, total_steps))
+        return Built(trainer, [(trainer.optimizer, trainer.trained_variables())], {spec.name: net})
+
+    def evaluate(self, trainer, batches):
+        forward = backward = 0.0
+        count = 0
+        for x, y in batches:
+            f, b = trainer.directions_nll(x, y, training=False)
+            forward, backward, count = forward + float(f) * len(x), backward + float(b) * len(x), count + len(x)
+        forward, backward = forward / count, backward / count
+        return {"loss": 0.5 * (forward + backward), "perplexity_forward": float(np.exp(forward)),
+                "perplexity_backward": float(np.exp(backward))}
+
+    def results(self, metrics):
+        return {"test_loss": metrics["loss"], "perplexity_forward": metrics["perplexity_forward"],
+                "perplexity_backward": metrics["perplexity_backward"]}
+
+
+register_procedure(BiLMTraining())
+
+DEFAULT_VOCABULARY = 10_000
+# bilm-tf's training (the authors' code): Adagrad 0.2 (accumulators from 1), batches of 128 windows of 20
+# tokens, 10 epochs over the 1B Word Benchmark; here a full softmax over the corpus's 10,000 most
+# frequent words instead of a sampled one over 793,471.
+RECIPE = Recipe(optimizer="adagrad", learning_rate=0.2, batch_size=128, epochs=10, loss="bidirectional_lm",
+                metrics=(), procedure="bilm", clip_norm=10.0,
+                options={"window": 20, "vocabulary_size": DEFAULT_VOCABULARY, "initial_accumulator": 1.0},
+                source="Peters et al. 2018 and bilm-tf: Adagrad 0.2 (accumulators from 1), gradients clipped at norm "
+                       "10, batches of 128 windows of 20 tokens, 10 epochs")
+
+
 def _io(config):
     width = 2 * config["projection_dim"]
     outputs = {"layers": (None, 1 + config["lstm_layers"], None, width)}
@@ -160,4 +336,5 @@ register(
     test_config={"characters": 30, "max_characters": 7, "char_dim": 4, "filters": ((1, 4), (2, 4), (3, 8)),
                  "projection_dim": 6, "lstm_units": 8},
     description="Character CNN, highway layers and a two-layer biLM of LSTMPs; layers mixed per task.",
+    training=lambda config: RECIPE,
 )

@@ -24,12 +24,17 @@ class LossTrainer(keras.Model):
     def step_loss(self, data):
         raise NotImplementedError
 
+    def trained_variables(self):
+        """What the optimizer updates: the network's trainable variables, and a subclass's own (a
+        pre-training softmax that is not part of the network)."""
+        return self.net.trainable_variables
+
     def train_step(self, data):
         import tensorflow as tf
 
         with tf.GradientTape() as tape:
             loss, reported = self.step_loss(data)
-        variables = self.net.trainable_variables
+        variables = self.trained_variables()
         self.optimizer.apply(tape.gradient(loss, variables), variables)
         self.tracker.update_state(reported)
         return {"loss": self.tracker.result()}
