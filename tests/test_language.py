@@ -13,6 +13,7 @@ from keras_landmarks.errors import ConfigError
 from keras_landmarks.tokenizers import WordVocabulary, words
 from keras_landmarks.training import train
 from keras_landmarks.training.language import SegmentLoss, segments, token_ids, windows
+from tests.helpers import served_greedy_tokens
 
 
 def test_words_and_the_vocabulary(tmp_path):
@@ -165,10 +166,7 @@ def test_perplexity_gate_passes_the_model_and_fails_another_function():
 
 @pytest.mark.parametrize("forget_gate", [True, False])
 def test_lstm_generate_carries_the_state_and_matches_the_model(forget_gate, tmp_path):
-    import tensorflow as tf
-
     from keras_landmarks import registry
-    from keras_landmarks.export import convert
     from keras_landmarks.models.lstm import make_generator
 
     model = registry.build("lstm_lm", vocabulary_size=30, hidden_dim=8, forget_gate=forget_gate)
@@ -184,13 +182,7 @@ def test_lstm_generate_carries_the_state_and_matches_the_model(forget_gate, tmp_
     np.testing.assert_array_equal(greedy, sequence)
     assert len(set(greedy[:, 3:].ravel().tolist())) > 1
 
-    manifest = convert(model, formats=("saved_model",), out=tmp_path, progress=False)
-    assert manifest["artifacts"][0]["signatures"] == ["serving_default", "generate"]
-    loaded = tf.saved_model.load(str(tmp_path / model.name / "saved_model" / "1"))
-    served = loaded.signatures["generate"](prompt_ids=tf.constant(prompt), max_new_tokens=tf.constant(6),
-                                           temperature=tf.constant(1.0), top_k=tf.constant(1),
-                                           seed=tf.constant([0, 0]))
-    np.testing.assert_array_equal(served["token_ids"].numpy(), greedy)
+    np.testing.assert_array_equal(served_greedy_tokens(model, prompt, 6, tmp_path), greedy)
     sampled = make_generator(model)(prompt, 6, 1.0, 0, np.array([1, 2], np.int32))["token_ids"].numpy()
     assert sampled.shape == (2, 9) and (sampled[:, :3] == prompt).all() and sampled.max() < 30
     with pytest.raises(Exception, match="the prompt must hold at least one token"):

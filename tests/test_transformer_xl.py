@@ -7,6 +7,7 @@ import tensorflow as tf
 
 from keras_landmarks import registry
 from keras_landmarks.models.transformer_xl import AdaptiveSoftmax
+from tests.helpers import served_greedy_tokens
 
 CONFIG = {"vocabulary_size": 60, "num_layers": 2, "hidden_dim": 16, "num_heads": 2, "head_dim": 8,
           "intermediate_dim": 32, "cutoffs": (20, 40), "memory_length": 8}
@@ -144,7 +145,6 @@ def test_generate_reads_with_the_memory_and_matches_the_whole_model(tmp_path):
     """Greedy generation, one token at a time with the cached memory, gives the tokens the model picks
     re-reading the whole prefix (the memory holds every earlier position here); the SavedModel serves
     the same as `generate`."""
-    from keras_landmarks.export import convert
     from keras_landmarks.models.transformer_xl import make_generator
 
     model = registry.build("transformer_xl_enwik8", **{**CONFIG, "cutoffs": (), "memory_length": 16, "dropout": 0.0})
@@ -161,13 +161,7 @@ def test_generate_reads_with_the_memory_and_matches_the_whole_model(tmp_path):
         sequence = np.concatenate([sequence, logits[:, -1].argmax(-1).astype(np.int32)[:, None]], axis=1)
     np.testing.assert_array_equal(greedy, sequence)
     assert len(set(greedy[:, 3:].ravel().tolist())) > 1
-    manifest = convert(model, formats=("saved_model",), out=tmp_path, progress=False)
-    assert manifest["artifacts"][0]["signatures"] == ["serving_default", "generate"]
-    loaded = tf.saved_model.load(str(tmp_path / model.name / "saved_model" / "1"))
-    served = loaded.signatures["generate"](prompt_ids=tf.constant(prompt), max_new_tokens=tf.constant(6),
-                                           temperature=tf.constant(1.0), top_k=tf.constant(1),
-                                           seed=tf.constant([0, 0]))
-    np.testing.assert_array_equal(served["token_ids"].numpy(), greedy)
+    np.testing.assert_array_equal(served_greedy_tokens(model, prompt, 6, tmp_path), greedy)
 
 
 def test_the_perplexity_gate_reads_each_segment_from_an_empty_memory():
