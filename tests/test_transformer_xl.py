@@ -106,6 +106,14 @@ def test_segment_recurrence_trains_through_train_and_carries_the_memory(tmp_path
     assert record["options"]["recipe"]["options"] == {"units": "bytes", "segment": 16, "eval_tokens": 20_000}
     model = keras.saving.load_model(tmp_path / "run" / "transformer_xl_enwik8.keras")
     assert model.get_layer("next_memory").memory_length == 16
+    # int8 calibrated on the run's training segments (the memory drawn from its kind) and gated on the
+    # held-out segments' perplexity, each read from an empty memory
+    from keras_landmarks.export import convert
+
+    manifest = convert(str(tmp_path / "run" / "transformer_xl_enwik8.keras"), formats=("onnx_int8",),
+                       out=tmp_path / "out", progress=False)
+    gate = manifest["artifacts"][0]["parity"]
+    assert gate["passed"] and gate["examples"] == 200 and "perplexity" in gate["gate"], gate
 
 
 def test_the_memory_trainer_keeps_the_last_positions():
