@@ -43,6 +43,7 @@ from keras_landmarks.config import check_positive, check_rate, fail
 from keras_landmarks.inputs import TokenIds
 from keras_landmarks.layers._init import fresh
 from keras_landmarks.layers.reformer import LSHSelfAttention, ReversibleBlock, ReversibleStack
+from keras_landmarks.models._decoding import generate_signature, sample_token
 from keras_landmarks.models._text import token_input
 from keras_landmarks.registry import Paper, register
 from keras_landmarks.training.recipe import Recipe
@@ -180,6 +181,30 @@ def Reformer(*, vocabulary_size: int = 258, num_layers: int = 12, hidden_dim: in
     return keras.Model(token_ids, logits, name=name)
 
 
+def make_generator(model):
+    """The `generate` serving signature: `max_new_tokens` tokens sampled one at a time (at `temperature`,
+    among the `top_k` most likely; 1: greedy), each from the model re-reading the whole prefix (LSH
+    attention hashes the sequence as a whole: no cache). Returns the prompt and the new tokens,
+    (B, T + max_new_tokens)."""
+    import tensorflow as tf
+
+    @tf.function(input_signature=generate_signature())
+    def generate(prompt_ids, max_new_tokens, temperature, top_k, seed):
+        check = tf.debugging.assert_greater(tf.shape(prompt_ids)[1], 0, message="the prompt must hold at least one token")
+        with tf.control_dependencies([check]):
+            prompt_ids = tf.identity(prompt_ids)
+
+        def body(t, ids):
+            token = sample_token(model(ids, training=False)[:, -1], temperature, top_k, seed + t)
+            return t + 1, tf.concat([ids, token[:, None]], axis=1)
+
+        _, ids = tf.while_loop(lambda t, _: t < max_new_tokens, body, (tf.constant(0), prompt_ids),
+                               shape_invariants=(tf.TensorShape([]), tf.TensorShape([None, None])))
+        return {"token_ids": ids}
+
+    return generate
+
+
 def _io(config):
     return {"inputs": {"token_ids": (None, None)}, "outputs": {"logits": (None, None, config["vocabulary_size"])}}
 
@@ -213,6 +238,7 @@ register(
     task="language_model",
     io=_io,
     inputs=_inputs,
+    signatures=lambda model: {"generate": make_generator(model)},
     test_config={"vocabulary_size": 30, "num_layers": 2, "hidden_dim": 16, "intermediate_dim": 32, "num_heads": 2,
                  "head_dim": 4, "chunk_length": 4, "num_hashes": 2, "axial_shape": (4, 8), "axial_dims": (8, 8),
                  "dropout": 0.0},
