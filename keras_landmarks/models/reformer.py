@@ -77,8 +77,8 @@ class AxialPositionEmbedding(keras.layers.Layer):
 
     def call(self, x):
         (a1, a2), (d1, d2) = self.shape, self.dims
-        grid = ops.concatenate([ops.broadcast_to(self.rows, (a1, a2, d1)), ops.broadcast_to(self.columns, (a1, a2, d2))],
-                               axis=-1)
+        grid = ops.concatenate([ops.broadcast_to(self.rows, (a1, a2, d1)),
+                                ops.broadcast_to(self.columns, (a1, a2, d2))], axis=-1)
         table = ops.reshape(grid, (a1 * a2, d1 + d2))
         return x + ops.cast(ops.expand_dims(table[: ops.shape(x)[1]], 0), x.dtype)
 
@@ -149,8 +149,8 @@ class FeedForwardHalf(keras.layers.Layer):
         return {**super().get_config(), "intermediate_dim": self.intermediate_dim, "dropout": self.dropout}
 
 
-def Reformer(*, vocabulary_size: int = 258, num_layers: int = 12, hidden_dim: int = 1_024, intermediate_dim: int = 4_096,
-             num_heads: int = 8, head_dim: int = 64, chunk_length: int = 256, num_hashes: int = 2,
+def Reformer(*, vocabulary_size: int = 258, num_layers: int = 12, hidden_dim: int = 1_024,
+             intermediate_dim: int = 4_096, num_heads: int = 8, head_dim: int = 64, chunk_length: int = 256, num_hashes: int = 2,
              axial_shape: tuple = (128, 512), axial_dims: tuple = (256, 768), dropout: float = 0.2,
              name: str = "reformer_enwik8"):
     """`token_ids` (B, T) → `logits` (B, T, V); see the module docstring."""
@@ -190,7 +190,8 @@ def make_generator(model):
 
     @tf.function(input_signature=generate_signature())
     def generate(prompt_ids, max_new_tokens, temperature, top_k, seed):
-        check = tf.debugging.assert_greater(tf.shape(prompt_ids)[1], 0, message="the prompt must hold at least one token")
+        check = tf.debugging.assert_greater(tf.shape(prompt_ids)[1], 0,
+                                            message="the prompt must hold at least one token")
         with tf.control_dependencies([check]):
             prompt_ids = tf.identity(prompt_ids)
 

@@ -388,7 +388,8 @@ def make_generator(model):
     @tf.function(input_signature=generate_signature())
     def generate(prompt_ids, max_new_tokens, temperature, top_k, seed):
         batch = tf.shape(prompt_ids)[0]
-        check = tf.debugging.assert_greater(tf.shape(prompt_ids)[1], 0, message="the prompt must hold at least one token")
+        check = tf.debugging.assert_greater(tf.shape(prompt_ids)[1], 0,
+                                            message="the prompt must hold at least one token")
         with tf.control_dependencies([check]):
             prompt_ids = tf.identity(prompt_ids)
         out = model({"token_ids": prompt_ids, "memory": tf.zeros([batch, layers, 0, dim])}, training=False)

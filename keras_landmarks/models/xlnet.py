@@ -342,13 +342,13 @@ def _io(config):
     return {"inputs": inputs, "outputs": outputs}
 
 
-# Pre-training (Appendix A.3, Table 7): Adam (ε 10⁻⁶) at 4·10⁻⁴, weight decay 0.01, 40k warm-up steps of 500k
-# then linear decay, batch 8,192 sequences of 512, memory 384, partial prediction K = 6.
+# Pre-training (the hyperparameters of Appendix A): Adam (ε 10⁻⁶) at 4·10⁻⁴, weight decay 0.01, 40k
+# warm-up steps of 500k then linear decay, batch 8,192 sequences of 512, memory 384, partial prediction K = 6.
 RECIPE = Recipe(optimizer="adamw", learning_rate=4e-4, weight_decay=0.01, schedule="warmup_linear", warmup=0.08,
                 batch_size=32, epochs=1, loss="permutation_lm", metrics=(), procedure="xlnet",
                 options={"sequence_length": 128, "partial": 6},
-                source="Yang et al. 2019, §3.1 and Appendix A.2: Adam with linear decay after warm-up (40k of "
-                       "500k steps), learning rate 4·10⁻⁴, weight decay 0.01, partial prediction K = 6; batch "
+                source="Yang et al. 2019, §3.1 and the pre-training hyperparameters of Appendix A: Adam with linear "
+                       "decay after warm-up (40k of 500k steps), learning rate 4·10⁻⁴, weight decay 0.01, partial prediction K = 6; batch "
                        "8,192 sequences of 512 there, 32 of 128 words here")
 
 _TEST = {"vocabulary_size": 50, "num_layers": 2, "num_heads": 2, "hidden_dim": 16, "intermediate_dim": 32,
