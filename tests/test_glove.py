@@ -64,6 +64,7 @@ def test_the_recipe_is_the_papers():
     assert isinstance(adagrad, keras.optimizers.Adagrad) and adagrad.initial_accumulator_value == 1.0
 
 
+@pytest.mark.large  # a 300-step training run
 def test_glove_trains_on_text_corpus_and_writes_gensim_vectors(tmp_path, corpus_dir):
     from gensim.models import KeyedVectors
 

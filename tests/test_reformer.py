@@ -175,6 +175,7 @@ def test_gradients_rebuilt_from_the_outputs_equal_backpropagation():
     assert set(grads) == {v.path for v in stack.trainable_variables}
 
 
+@pytest.mark.large  # 30 s: a training run
 def test_the_reformer_trains_through_train(tmp_path, corpus_dir):
     """The language-model procedure trains the registry's Reformer (reversible backward, LSH attention)
     below the untrained model's perplexity (about the vocabulary size)."""

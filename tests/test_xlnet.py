@@ -110,6 +110,7 @@ def test_a_preset_of_another_family_is_refused(hub_preset, tmp_path):
         keras_landmarks.build("bert_tiny", weights=str(folder))
 
 
+@pytest.mark.large  # 20 s: a training run and a conversion
 def test_permutation_lm_trains_through_train(tmp_path, corpus_dir):
     """The `xlnet` procedure: 80 steps from a fresh model take the held-out perplexity of the predicted
     words well below the untrained model's (about the vocabulary size); the run's model is the

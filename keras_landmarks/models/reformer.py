@@ -150,8 +150,8 @@ class FeedForwardHalf(keras.layers.Layer):
 
 
 def Reformer(*, vocabulary_size: int = 258, num_layers: int = 12, hidden_dim: int = 1_024,
-             intermediate_dim: int = 4_096, num_heads: int = 8, head_dim: int = 64, chunk_length: int = 256, num_hashes: int = 2,
-             axial_shape: tuple = (128, 512), axial_dims: tuple = (256, 768), dropout: float = 0.2,
+             intermediate_dim: int = 4_096, num_heads: int = 8, head_dim: int = 64, chunk_length: int = 256,
+             num_hashes: int = 2, axial_shape: tuple = (128, 512), axial_dims: tuple = (256, 768), dropout: float = 0.2,
              name: str = "reformer_enwik8"):
     """`token_ids` (B, T) → `logits` (B, T, V); see the module docstring."""
     for key, value in (("vocabulary_size", vocabulary_size), ("num_layers", num_layers), ("hidden_dim", hidden_dim),
