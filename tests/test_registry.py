@@ -51,7 +51,8 @@ def test_every_model_has_a_paper_and_reference_count():
     for name in keras_landmarks.list_models():
         spec = get_spec(name)
         assert spec.paper.title and spec.paper.authors and spec.paper.url.startswith("http")
-        assert 1990 <= spec.paper.year <= 2019
+        # LeNet-5 (1998) opens the line; Reformer and ViT, published in 2020, close it.
+        assert 1990 <= spec.paper.year <= 2020, name
         assert spec.params and spec.params_source, name
 
 
