@@ -47,6 +47,10 @@ def _held_by_rule(name, numbers):
         final = numbers["final"]
         lsh = final[[k for k in final if k.startswith("LSH")][-1]]  # the most rounds
         return min(final["full attention"]) >= 0.9 and np.mean(lsh) >= np.mean(final["full attention"]) - 0.02
+    if name == "elmo-senses":
+        return all(r["mean"]["biLM layer 2 (top)"] > max(r["mean"]["word2vec, the word"],
+                                                         r["mean"]["word2vec, mean of ±10 words"])
+                   for r in numbers["runs"])
     return all(r["clip"]["at_extremes"] >= 0.5 and r["gp"]["at_extremes"] <= 0.05 for r in numbers["runs"])
 
 
@@ -54,7 +58,8 @@ def _held_by_rule(name, numbers):
                                   pytest.param("wgan-gp-toy", marks=pytest.mark.large),  # 30 s of double backprop
                                   pytest.param("nnlm-kneser-ney", marks=pytest.mark.large),  # 40 s: NLTK's n-gram
                                   pytest.param("transformer-xl-memory", marks=pytest.mark.large),  # 40 s: two runs
-                                  pytest.param("reformer-duplication", marks=pytest.mark.large)])  # 15 s
+                                  pytest.param("reformer-duplication", marks=pytest.mark.large),  # 15 s
+                                  pytest.param("elmo-senses", marks=pytest.mark.large)])  # 70 s: two trainings
 def test_each_claim_runs_its_protocol_and_applies_its_rule(name, tmp_path):
     record = reproduce(name, quick=True, seeds=1, out=tmp_path, progress=False)
     folder = tmp_path / name
@@ -96,3 +101,28 @@ def test_every_image_the_readme_shows_is_in_docs():
     readme = (DOCS.parent / "README.md").read_text()
     images = re.findall(r"\]\((docs/[^)]+\.png)\)", readme)
     assert any("samples/" in i for i in images) and all((DOCS.parent / i).is_file() for i in images), images
+
+
+def test_senses_come_from_the_capitals_and_static_vectors_cannot_tell_them_apart(corpus_dir):
+    """elmo-senses' set: each sense's occurrences carry its capitals in the text (LORD is the Bible's God,
+    Lot Abraham's nephew), never first in a sentence or a line; the windows are what the models read,
+    lower-cased; one vector per word scores chance, vectors that differ by sense score 1."""
+    from keras_landmarks.claims.language import HOMOGRAPHS, SENSE_CONTEXT, sense_occurrences, sense_separation
+
+    found = sense_occurrences(per_sense=40, data_dir=corpus_dir)
+    assert list(found) == [w for w, _, _ in HOMOGRAPHS]
+    for word, occurrences in found.items():
+        counts = np.bincount([s for _, s in occurrences], minlength=2)
+        assert (counts >= 25).all() and (counts <= 40).all(), (word, counts)
+        for window, _ in occurrences:
+            assert len(window) == 2 * SENSE_CONTEXT + 1 and window[SENSE_CONTEXT] == word
+            assert all(t == t.lower() for t in window) and window[SENSE_CONTEXT - 1] not in ".!?;:"
+    lot = [" ".join(w) for w, s in found["lot"] if s == 0]
+    assert sum("abraham" in w or "sodom" in w or "daughters" in w or "lot said" in w for w in lot) >= 5
+    assert found == sense_occurrences(per_sense=40, data_dir=corpus_dir)  # drawn the same way each time
+    senses = np.repeat([0, 1], 30)
+    assert sense_separation(np.ones((60, 4)), senses) == 0.5
+    rng = np.random.default_rng(0)
+    apart = rng.normal(size=(60, 4)) * 0.1 + np.where(senses[:, None] == 0, 1.0, -1.0)
+    assert sense_separation(apart, senses) == 1.0
+    assert 0.3 < sense_separation(rng.normal(size=(60, 4)), senses) < 0.7

@@ -1,4 +1,5 @@
-"""The language papers' claims: Bengio et al.'s neural language model against a Kneser-Ney n-gram."""
+"""The language papers' claims: NNLM against Kneser-Ney, Transformer-XL's memory, Reformer's LSH attention
+and ELMo's contextual senses."""
 
 import json
 
@@ -332,4 +333,222 @@ register_claim(Claim(
     rule="held if full attention gets at least 90% of the second copy right on every seed and LSH with 4 "
          "rounds is within 2 points of full attention's mean.",
     run=reformer_duplication,
+))
+
+
+# --- ELMo: contextual vectors tell a homograph's senses apart -------------------------------------------
+
+# Words with two senses that the corpus's capitals tell apart, though both models read lower-cased words:
+# (word, source, {sense: surface form}), the form "upper" (LORD), "title" (Lot) or "lower" (lot).
+HOMOGRAPHS = (
+    ("lord", "kjv", {"the LORD (God)": "upper", "a lord (a master)": "lower"}),
+    ("lot", "kjv", {"Lot (Abraham's nephew)": "title", "a lot (a share)": "lower"}),
+    ("mark", None, {"Mark (Antony; John Mark)": "title", "mark (a sign; to heed)": "lower"}),
+    ("march", "shakespeare", {"March (the month; the earl)": "title", "march (to walk)": "lower"}),
+    ("page", "shakespeare", {"Page (of Windsor)": "title", "page (a boy servant)": "lower"}),
+    ("shallow", "shakespeare", {"Shallow (the justice)": "title", "shallow (not deep)": "lower"}),
+)
+TOP, UNTRAINED = "biLM layer 2 (top)", "biLM layer 2, untrained"
+SENSE_CONTEXT = 10  # tokens each side: windows of 21, about the biLM's training windows of 20
+_CASED_WORD = r"[A-Za-z]+(?:'[A-Za-z]+)*|[.,;:!?]"  # words()'s tokens, before lower-casing
+
+
+def _surface_form(token):
+    if len(token) > 1 and token.isupper():
+        return "upper"
+    return "title" if token[0].isupper() else "lower" if token.islower() else None
+
+
+def sense_occurrences(data="text_corpus", per_sense=100, context=SENSE_CONTEXT, seed=0, data_dir=None,
+                      manual_dir=None):
+    """{word: [(window of 2·context + 1 lower-cased tokens, sense index)]}: up to `per_sense` occurrences of
+    each sense of each `HOMOGRAPHS` word in the dataset's documents (both splits), drawn with `seed`. A
+    sense is read from the word's capitals where they carry it: not after . ! ? ; : and not first on a
+    line (where every word is capitalised), and the word's whole window inside its document."""
+    import re
+
+    import tensorflow_datasets as tfds
+
+    from keras_landmarks import datasets
+
+    pattern = re.compile(_CASED_WORD)
+    builder = datasets.prepare(data, data_dir, manual_dir)
+    sources = builder.info.features["source"].names
+    words = {word: (source, forms) for word, source, forms in HOMOGRAPHS}
+    found = {word: [[] for _ in forms] for word, (_, forms) in words.items()}
+    for split in ("train", "test"):
+        for example in tfds.as_numpy(builder.as_dataset(split=split)):
+            text, source = example["text"].decode("utf-8"), sources[int(example["source"])]
+            matches = list(pattern.finditer(text))
+            tokens = [m.group().lower() for m in matches]
+            for i, m in enumerate(matches):
+                if tokens[i] not in words or not context <= i < len(tokens) - context:
+                    continue
+                wanted, forms = words[tokens[i]]
+                form = _surface_form(m.group())
+                if (wanted not in (None, source) or matches[i - 1].group() in ".!?;:"
+                        or "\n" in text[matches[i - 1].end() : m.start()]):
+                    continue
+                for sense, sense_form in enumerate(forms.values()):
+                    if form == sense_form:
+                        found[tokens[i]][sense].append(tuple(tokens[i - context : i + context + 1]))
+    rng = np.random.default_rng(seed)
+    chosen = {}
+    for word, senses in found.items():
+        chosen[word] = []
+        for sense, windows in enumerate(senses):
+            picked = rng.permutation(len(windows))[:per_sense]
+            chosen[word] += [(windows[j], sense) for j in sorted(picked)]
+    return chosen
+
+
+def sense_separation(vectors, senses, folds=5, seed=0):
+    """How well `vectors` (N, d) tell the `senses` (N,) apart: the balanced accuracy of a nearest-centroid
+    classifier (cosine) over `folds` folds drawn with `seed`, each sense's centroid from the other folds.
+    Vectors that are all equal (one static vector per word) score 1 / (number of senses)."""
+    vectors = np.asarray(vectors, np.float64)
+    vectors = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+    senses = np.asarray(senses)
+    labels = np.unique(senses)
+    fold = np.empty(len(senses), np.int64)
+    rng = np.random.default_rng(seed)
+    for label in labels:  # each sense spread evenly over the folds
+        where = np.flatnonzero(senses == label)
+        fold[rng.permutation(where)] = np.arange(len(where)) % folds
+    predicted = np.empty(len(senses), senses.dtype)
+    for k in range(folds):
+        held = fold == k
+        centroids = np.stack([vectors[~held & (senses == label)].mean(0) for label in labels])
+        similarity = np.round(vectors[held] @ centroids.T, 9)  # a tie (equal vectors) goes to the first sense
+        predicted[held] = labels[np.argmax(similarity, axis=1)]
+    return float(np.mean([np.mean(predicted[senses == label] == label) for label in labels]))
+
+
+def _elmo_vectors(net, windows, context):
+    """{layer name: (N, 2·projection)}: the biLM's layers at each window's centre."""
+    from keras_landmarks.models.elmo import character_ids
+
+    width = net.input.shape[-1]
+    chars = np.stack([[character_ids(t, width) for t in w] for w in windows])
+    layers = np.concatenate([np.asarray(net.predict(chars[i : i + 256], verbose=0)["layers"][:, :, context])
+                             for i in range(0, len(chars), 256)])
+    return {"characters (layer 0)": layers[:, 0], "biLM layer 1": layers[:, 1], TOP: layers[:, -1]}
+
+
+def _word2vec_vectors(vectors, ids, windows, context):
+    """{name: (N, d)}: the word's own vector (one per word) and the mean vector of the window's other words."""
+    own = np.stack([vectors[ids.get(w[context], 0)] for w in windows])
+    means = []
+    for w in windows:
+        around = [ids.get(t, 0) for i, t in enumerate(w) if i != context]
+        around = [i for i in around if i > 1] or [0]
+        means.append(vectors[around].mean(0))
+    return {"word2vec, the word": own, f"word2vec, mean of ±{context} words": np.stack(means)}
+
+
+BILM_SMALL = {"max_characters": 20, "filters": ((1, 32), (2, 32), (3, 64), (4, 128), (5, 128)), "projection_dim": 128,
+              "lstm_units": 512}
+
+
+def elmo_senses(folder, quick, seeds, progress):
+    import keras
+
+    from keras_landmarks import registry
+    from keras_landmarks.models.word2vec import word_vectors
+    from keras_landmarks.training import train
+    from keras_landmarks.training.language import vocabulary
+
+    if quick:
+        bilm_model = {"max_characters": 12, "char_dim": 4, "filters": ((1, 8), (2, 8), (3, 16)), "projection_dim": 16,
+                      "lstm_units": 32}
+        bilm_steps, word2vec_epochs, word2vec_steps, per_sense = 20, None, 20, 30
+    else:
+        bilm_model, bilm_steps, word2vec_epochs, word2vec_steps, per_sense = BILM_SMALL, 1_000, 5, None, 100
+    occurrences = sense_occurrences(per_sense=per_sense)
+    size, dim = 10_000, 100
+    ids = vocabulary("text_corpus", size).ids
+    runs = []
+    for seed in seeds:
+        out = folder / "runs" / f"seed{seed}"
+        bilm = train("elmo", "text_corpus", out=out / "bilm", seed=seed, steps=bilm_steps, batch_size=64,
+                     progress=False, overrides=bilm_model)
+        train("word2vec_cbow", "text_corpus", out=out / "word2vec", seed=seed, epochs=word2vec_epochs,
+              steps=word2vec_steps, progress=False, overrides={"vocabulary_size": size, "embedding_dim": dim})
+        net = keras.saving.load_model(out / "bilm" / "elmo.keras")
+        keras.utils.set_random_seed(seed)
+        untrained = registry.build("elmo", **bilm_model)  # a control: what random LSTMs' context alone gives
+        table = word_vectors(keras.saving.load_model(out / "word2vec" / "word2vec_cbow.keras"))
+        scores = {}
+        for word, found in occurrences.items():
+            windows, senses = [w for w, _ in found], [s for _, s in found]
+            kinds = {**_word2vec_vectors(table, ids, windows, SENSE_CONTEXT),
+                     **_elmo_vectors(net, windows, SENSE_CONTEXT),
+                     UNTRAINED: _elmo_vectors(untrained, windows, SENSE_CONTEXT)[TOP]}
+            scores[word] = {name: sense_separation(v, senses) for name, v in kinds.items()}
+        mean = {name: float(np.mean([s[name] for s in scores.values()])) for name in next(iter(scores.values()))}
+        runs.append({"seed": seed, "bilm_perplexity": [bilm["results"][k] for k in ("perplexity_forward",
+                                                                                     "perplexity_backward")],
+                     "by_word": scores, "mean": mean})
+        if progress:
+            print(f"elmo-senses: seed {seed}: " + ", ".join(f"{k} {v:.2f}" for k, v in mean.items()), flush=True)
+    names = list(runs[0]["mean"])
+    window = f"word2vec, mean of ±{SENSE_CONTEXT} words"
+    held = all(r["mean"][TOP] > max(r["mean"]["word2vec, the word"], r["mean"][window]) for r in runs)
+
+    plt = _pyplot()
+    figure, axis = plt.subplots(figsize=(10, 4.4))
+    words = list(occurrences)
+    width = 0.8 / len(names)
+    colors = ("tab:gray", "tab:blue", "tab:olive", "tab:orange", "tab:red", "mistyrose")
+    for k, name in enumerate(names):
+        values = np.array([[r["by_word"][w][name] for w in words] + [r["mean"][name]] for r in runs])
+        x = np.arange(len(words) + 1) + (k - (len(names) - 1) / 2) * width
+        axis.bar(x, 100 * values.mean(0), width, color=colors[k % len(colors)], label=name)
+        axis.errorbar(x, 100 * values.mean(0), yerr=[100 * (values.mean(0) - values.min(0)),
+                                                     100 * (values.max(0) - values.mean(0))],
+                      fmt="none", color="k", lw=0.8)
+    axis.axhline(50, color="gray", ls=":")
+    counts = [f"{w}\n({len(occurrences[w])})" for w in words]
+    axis.set_xticks(np.arange(len(words) + 1), counts + ["mean"])
+    axis.set(ylabel="senses told apart (balanced accuracy, %)", ylim=(0, 118), yticks=range(0, 101, 20),
+             title="nearest sense centroid, 5-fold; bars: mean of seeds, lines: range; dotted: chance")
+    axis.legend(fontsize=8, loc="upper center", ncol=3)
+    figure.tight_layout()
+    figure.savefig(folder / "figure.png", dpi=100)
+    plt.close(figure)
+
+    perplexity = np.array([r["bilm_perplexity"] for r in runs])
+    summary = (f"balanced accuracy of the nearest sense centroid over the {len(words)} words ("
+               + "; ".join(f"{name} {_spread([r['mean'][name] for r in runs])}" for name in names)
+               + f"); the biLM's held-out perplexity after {bilm_steps:,} steps: forward "
+               f"{_spread(perplexity[:, 0])}, backward {_spread(perplexity[:, 1])}.")
+    numbers = {"homographs": {w: {"senses": list(f), "occurrences": [sum(1 for _, s in occurrences[w] if s == i)
+                                                                     for i in range(len(f))]}
+                              for w, _, f in HOMOGRAPHS},
+               "bilm": {"model": {k: [list(f) for f in v] if k == "filters" else v for k, v in bilm_model.items()},
+                        "steps": bilm_steps, "batch": 64},
+               "word2vec": {"model": "word2vec_cbow", "vocabulary_size": size, "embedding_dim": dim,
+                            "epochs": word2vec_epochs, "steps": word2vec_steps},
+               "runs": runs}
+    return {"numbers": numbers, "held": bool(held), "summary": summary}
+
+
+register_claim(Claim(
+    name="elmo-senses",
+    paper="Peters et al. (2018)",
+    statement="the biLM's contextual vectors tell a word's senses apart where a static word vector cannot, the "
+              "top layer best (§5.3, Tables 4 and 5: word sense disambiguation by the nearest sense centroid).",
+    protocol="six words of text_corpus whose two senses its capitals tell apart (LORD/lord and Lot/lot in the "
+             "Bible; March/march, Page/page and Shallow/shallow in Shakespeare; Mark/mark in both), never at a "
+             "sentence's or a line's start; up to 100 occurrences of each sense, each in its window of ±10 "
+             "lower-cased words (what both models read). A small `elmo` (characters cut at 20, CNN filters 384, "
+             "LSTMP 512 → 128, two layers each way) pre-trained by `keras-landmarks train` (the `bilm` procedure) "
+             "for 1,000 steps of 64 windows, and `word2vec_cbow` (10,000 words, d = 100) for its recipe's 5 epochs, "
+             "both on the training split. Each occurrence's vector: the biLM's layer 0 (characters, context-free), "
+             "1 and 2 at the word; word2vec's vector of the word, and the mean word2vec vector of the window's other "
+             "words; as a control, the top layer of the same biLM untrained. Score: the balanced accuracy of the "
+             "nearest sense centroid (cosine), 5-fold.",
+    rule="held if, for every seed, the biLM's top layer scores higher (mean over the six words) than both the "
+         "word's word2vec vector and the mean word2vec vector of the same window.",
+    run=elmo_senses,
 ))
