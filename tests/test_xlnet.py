@@ -102,6 +102,49 @@ def test_the_query_stream_sees_neither_its_token_nor_later_ones():
     np.testing.assert_array_equal(logits_moved, [True, True])
 
 
+def test_a_segment_with_memory_computes_what_the_joined_text_computes():
+    """With `memory_length`, the second segment attends to the first one's remembered layer inputs: its
+    outputs (both streams) equal those of the two segments read together, where the first segment sees
+    itself only and the second sees everything. The memory is each layer's content-stream input, and it
+    counts as segment 0 (so a second segment of segment id 1 sees it as the other segment)."""
+    model = keras_landmarks.build("xlnet_base", include_heads=True, memory_length=6, **CONFIG)
+    rng = np.random.default_rng(4)
+    model.set_weights([rng.normal(0, 0.3, w.shape).astype("float32") for w in model.get_weights()])  # segment terms too
+    first, second = _tokens(2, 6, seed=5), _tokens(2, 5, seed=6)
+    first["segment_ids"] = np.zeros_like(first["segment_ids"])  # the memory counts as segment 0
+    second["segment_ids"] = np.ones_like(second["segment_ids"])
+    ranks = np.stack([rng.permutation(5) for _ in range(2)])
+    mask, mapping = (np.asarray(a) for a in permutation_inputs(ranks, 2))
+    empty = np.zeros((2, CONFIG["num_layers"], 0, CONFIG["hidden_dim"]), "float32")
+    no_targets = {"permutation_mask": np.zeros((2, 6, 6), "float32"),
+                  "target_mapping": np.eye(6, dtype="float32")[None, :1].repeat(2, 0)}
+    out_first = model({**first, **no_targets, "memory": empty})
+    memory = np.asarray(out_first["next_memory"])
+    assert memory.shape == (2, CONFIG["num_layers"], 6, CONFIG["hidden_dim"])
+    table = np.asarray(model.get_layer("token_embedding").embeddings)
+    np.testing.assert_allclose(memory[:, 0], table[first["token_ids"]], rtol=1e-6)  # layer 0: the embeddings
+    out_second = model({**second, "permutation_mask": mask, "target_mapping": mapping, "memory": memory})
+
+    joined = {k: np.concatenate([first[k], second[k]], axis=1) for k in ("token_ids", "segment_ids", "padding_mask")}
+    joined_mask = np.ones((2, 11, 11), "float32")
+    joined_mask[:, :6, :6] = 0  # the first segment sees itself
+    joined_mask[:, 6:, :6] = 0  # the second sees the first
+    joined_mask[:, 6:, 6:] = mask
+    joined_mapping = np.concatenate([np.zeros((2, 2, 6), "float32"), mapping], axis=2)
+    no_memory = keras_landmarks.build("xlnet_base", include_heads=True, **CONFIG)
+    no_memory.set_weights(model.get_weights())
+    out_joined = no_memory({**joined, "permutation_mask": joined_mask, "target_mapping": joined_mapping})
+    np.testing.assert_allclose(out_second["sequence_output"], np.asarray(out_joined["sequence_output"])[:, 6:],
+                               rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(out_second["lm_logits"], out_joined["lm_logits"], rtol=1e-4, atol=1e-5)
+    alone = model({**second, "permutation_mask": mask, "target_mapping": mapping, "memory": empty})
+    assert np.abs(np.asarray(alone["sequence_output"]) - np.asarray(out_second["sequence_output"])).max() > 1e-3
+    # The next memory keeps the last 6 of [memory; segment] at each layer.
+    np.testing.assert_allclose(np.asarray(out_second["next_memory"])[:, 0, :1], memory[:, 0, -1:], rtol=1e-6)
+    np.testing.assert_allclose(np.asarray(out_second["next_memory"])[:, 0, 1:], table[second["token_ids"]],
+                               rtol=1e-6)
+
+
 def test_a_preset_of_another_family_is_refused(hub_preset, tmp_path):
     from keras_landmarks.weights import WeightsError
 
@@ -123,12 +166,36 @@ def test_permutation_lm_trains_through_train(tmp_path, corpus_dir):
     small = {"vocabulary_size": 300, "num_layers": 2, "num_heads": 2, "hidden_dim": 32, "intermediate_dim": 64}
     summary = train("xlnet_base", "text_corpus", out=tmp_path / "run", steps=80, batch_size=16, learning_rate=2e-3,
                     data_dir=corpus_dir, progress=False, overrides=small,
-                    recipe_options={"sequence_length": 24, "partial": 4})
+                    recipe_options={"sequence_length": 24, "partial": 4, "memory": 12})
     assert summary["results"]["perplexity"] < 150, summary["results"]  # untrained: about 300
     record = json.loads((tmp_path / "run" / "train.json").read_text())
-    assert record["options"]["recipe"]["options"] == {"sequence_length": 24, "partial": 4}
+    assert record["options"]["recipe"]["options"] == {"sequence_length": 24, "partial": 4, "memory": 12}
     manifest = convert(str(tmp_path / "run" / "xlnet_base.keras"), formats=("onnx",), out=tmp_path / "out",
                        progress=False)
     art = manifest["artifacts"][0]
     assert art["parity"]["passed"] and set(manifest["input_kinds"]) == {
-        "token_ids", "segment_ids", "padding_mask", "permutation_mask", "target_mapping"}
+        "token_ids", "segment_ids", "padding_mask", "permutation_mask", "target_mapping", "memory"}
+
+
+def test_the_permutation_trainer_carries_each_streams_memory():
+    """With a memory, each step reads the memory the previous step left (the last M of each layer's
+    content-stream input): the second batch's loss is the net's with the first batch's next memory, and
+    that memory is held as the trainer's state."""
+    import keras
+
+    from keras_landmarks.models.xlnet import PermutationTrainer
+
+    net = keras_landmarks.build("xlnet_base", include_heads=True, memory_length=5, **CONFIG)
+    rng = np.random.default_rng(9)
+    net.set_weights([rng.normal(0, 0.3, w.shape).astype("float32") for w in net.get_weights()])
+    trainer = PermutationTrainer(net, partial=3, streams=2)
+    trainer.compile(optimizer=keras.optimizers.SGD(0.0))  # weights fixed: only the memory moves
+    first, second = _tokens(2, 6, seed=7)["token_ids"], _tokens(2, 6, seed=8)["token_ids"]
+    assert trainer.current_memory().shape == (2, 2, 0, 16)
+    trainer.train_on_batch(first, first)
+    table = np.asarray(net.get_layer("token_embedding").embeddings)
+    np.testing.assert_allclose(np.asarray(trainer.current_memory())[:, 0], table[first[:, 1:]], rtol=1e-6)
+    kept = np.asarray(trainer.current_memory())
+    with_memory, _ = trainer.targets_loss(second, 11, False, kept)
+    without, _ = trainer.targets_loss(second, 11, False, kept[:, :, :0])
+    assert abs(float(with_memory) - float(without)) > 1e-2

@@ -233,13 +233,12 @@ def byte_ids(data, split, data_dir=None, manual_dir=None):
     return np.frombuffer(text.encode("utf-8"), np.uint8).astype(np.int32)
 
 
-class MemoryTrainer(LossTrainer):
-    """Trains a Transformer-XL model on `streams` rows side by side, carrying each stream's memory from one
-    batch to the next (§3.2): the memory is non-trainable state, the last `memory_length` positions of
-    every layer's input, and the gradient stops at it. Loss: the mean next-token negative log-likelihood."""
+class CarriedMemory:
+    """For a trainer of a model with a `memory` input and a `next_memory` output, read as `streams` rows
+    side by side: the memory carried from one batch to the next (§3.2), non-trainable state (so it is
+    checkpointed with the run), the last `memory_length` positions of every layer's input."""
 
-    def __init__(self, net, streams, **kwargs):
-        super().__init__(net, **kwargs)
+    def hold_memory(self, net, streams):
         self.streams = int(streams)
         self.memory_length = net.get_layer("next_memory").memory_length
         _, layers, _, dim = net.input["memory"].shape
@@ -257,6 +256,16 @@ class MemoryTrainer(LossTrainer):
         length = tf.shape(memory)[2]
         self.memory.assign(tf.pad(memory, [[0, 0], [0, 0], [self.memory_length - length, 0], [0, 0]]))
         self.filled.assign(length)
+
+
+class MemoryTrainer(CarriedMemory, LossTrainer):
+    """Trains a Transformer-XL model on `streams` rows side by side, carrying each stream's memory from one
+    batch to the next (§3.2, `CarriedMemory`); the gradient stops at it. Loss: the mean next-token
+    negative log-likelihood."""
+
+    def __init__(self, net, streams, **kwargs):
+        super().__init__(net, **kwargs)
+        self.hold_memory(net, streams)
 
     def step_loss(self, data):
         ids, targets = data
