@@ -32,8 +32,9 @@ Deviations:
   at every step.
 - The sequence is not shifted right inside the model (trax's `ShiftRight`); as for every language
   model here, the procedure pairs each position with the next token.
-- The feed-forward is not chunked along the sequence (the paper's chunking saves memory, not
-  computation; the outputs are the same).
+- The feed-forward runs over the whole sequence at once by default, so exported graphs hold no loop;
+  `feed_forward_chunk=n` computes it n positions at a time (§3's chunking: the same outputs in less
+  memory).
 """
 
 import keras
@@ -118,11 +119,15 @@ class AttentionHalf(keras.layers.Layer):
 
 @keras.saving.register_keras_serializable(package="keras_landmarks")
 class FeedForwardHalf(keras.layers.Layer):
-    """G of a reversible layer: LayerNorm, Dense + ReLU, dropout, Dense, dropout."""
+    """G of a reversible layer: LayerNorm, Dense + ReLU, dropout, Dense, dropout.
 
-    def __init__(self, intermediate_dim, dropout=0.0, **kwargs):
+    `chunk` > 0 computes it `chunk` positions at a time (§3, "Chunking"), one chunk after another in a
+    loop (`ops.map`), so the (B, T, d_ff) hidden layer never exists whole: the same outputs in less
+    memory. The sequence is padded to a multiple of `chunk` and cut back (the layer is position-wise)."""
+
+    def __init__(self, intermediate_dim, dropout=0.0, chunk=0, **kwargs):
         super().__init__(**kwargs)
-        self.intermediate_dim, self.dropout = int(intermediate_dim), float(dropout)
+        self.intermediate_dim, self.dropout, self.chunk = int(intermediate_dim), float(dropout), int(chunk)
         self.norm = keras.layers.LayerNormalization(epsilon=1e-6, name="norm")
         self.drop = keras.layers.Dropout(self.dropout)
         self.inner = self.outer = None
@@ -138,21 +143,31 @@ class FeedForwardHalf(keras.layers.Layer):
         self.inner.build(input_shape)
         self.outer.build((*input_shape[:-1], self.intermediate_dim))
 
-    def call(self, x, training=None):
+    def _apply(self, x, training):
         h = self.drop(self.inner(self.norm(x)), training=training)
         return self.drop(self.outer(h), training=training)
+
+    def call(self, x, training=None):
+        if not self.chunk:
+            return self._apply(x, training)
+        b, t, d = ops.shape(x)[0], ops.shape(x)[1], x.shape[-1]
+        padded = ops.pad(x, [[0, 0], [0, (-t) % self.chunk], [0, 0]])
+        chunks = ops.transpose(ops.reshape(padded, (b, -1, self.chunk, d)), (1, 0, 2, 3))  # (C, B, chunk, d)
+        out = ops.map(lambda part: self._apply(part, training), chunks)
+        return ops.reshape(ops.transpose(out, (1, 0, 2, 3)), (b, -1, d))[:, :t]
 
     def compute_output_shape(self, input_shape):
         return input_shape
 
     def get_config(self):
-        return {**super().get_config(), "intermediate_dim": self.intermediate_dim, "dropout": self.dropout}
+        return {**super().get_config(), "intermediate_dim": self.intermediate_dim, "dropout": self.dropout,
+                "chunk": self.chunk}
 
 
 def Reformer(*, vocabulary_size: int = 258, num_layers: int = 12, hidden_dim: int = 1_024,
              intermediate_dim: int = 4_096, num_heads: int = 8, head_dim: int = 64, chunk_length: int = 256,
              num_hashes: int = 2, axial_shape: tuple = (128, 512), axial_dims: tuple = (256, 768), dropout: float = 0.2,
-             name: str = "reformer_enwik8"):
+             feed_forward_chunk: int = 0, name: str = "reformer_enwik8"):
     """`token_ids` (B, T) → `logits` (B, T, V); see the module docstring."""
     for key, value in (("vocabulary_size", vocabulary_size), ("num_layers", num_layers), ("hidden_dim", hidden_dim),
                        ("intermediate_dim", intermediate_dim), ("num_heads", num_heads), ("head_dim", head_dim),
@@ -160,6 +175,9 @@ def Reformer(*, vocabulary_size: int = 258, num_layers: int = 12, hidden_dim: in
                        ("axial_dims", axial_dims)):
         check_positive(name, key, value)
     check_rate(name, "dropout", dropout)
+    if isinstance(feed_forward_chunk, bool) or not isinstance(feed_forward_chunk, int) or feed_forward_chunk < 0:
+        fail(name, "feed_forward_chunk", feed_forward_chunk, "an integer >= 0 (positions per feed-forward chunk; 0: "
+                                                             "the whole sequence at once)")
     if len(tuple(axial_shape)) != 2 or len(tuple(axial_dims)) != 2 or sum(axial_dims) != hidden_dim:
         fail(name, "axial_dims", axial_dims, f"two dimensions summing to hidden_dim={hidden_dim} (with two axial_shape "
                                              "sizes)")
@@ -170,7 +188,8 @@ def Reformer(*, vocabulary_size: int = 258, num_layers: int = 12, hidden_dim: in
     x = AxialPositionEmbedding(axial_shape, axial_dims, name="axial_positions")(x)
     blocks = [ReversibleBlock(AttentionHalf(num_heads, head_dim, chunk_length, num_hashes, dropout, seed=i,
                                             name=f"attention_{i}"),
-                              FeedForwardHalf(intermediate_dim, dropout, name=f"feed_forward_{i}"), name=f"layer_{i}")
+                              FeedForwardHalf(intermediate_dim, dropout, chunk=feed_forward_chunk,
+                                              name=f"feed_forward_{i}"), name=f"layer_{i}")
               for i in range(num_layers)]
     y1, y2 = ReversibleStack(blocks, name="reversible_layers")((x, x))
     y = keras.layers.Concatenate(name="halves")([y1, y2])
