@@ -112,7 +112,7 @@ def test_word2vec_trains_on_text_corpus_and_writes_gensim_vectors(name, objectiv
     np.testing.assert_allclose(vectors["the"], table[vectors.key_to_index["the"] + 2], atol=1e-5)
 
 
-@pytest.mark.large  # about a minute: both implementations, both architectures
+@pytest.mark.large  # about two minutes: both implementations, architectures and objectives
 def test_the_gensim_comparison_runs_its_protocol(tmp_path):
     import json
     import subprocess
@@ -123,10 +123,10 @@ def test_the_gensim_comparison_runs_its_protocol(tmp_path):
     subprocess.run([sys.executable, str(root / "tools" / "word2vec_vs_gensim.py"), "--quick", "--seeds", "1",
                     "--output", str(output)], check=True, cwd=root, capture_output=True)
     result = json.loads(output.with_suffix(".json").read_text())
-    assert {(r["implementation"], r["architecture"]) for r in result["rows"]} == {
-        (i, a) for i in ("keras_landmarks", "gensim") for a in ("skipgram", "cbow")}
+    assert {(r["implementation"], r["architecture"], r["objective"]) for r in result["rows"]} == {
+        (i, a, o) for i in ("keras_landmarks", "gensim") for a in ("skipgram", "cbow") for o in ("ns", "hs")}
     assert all(0 <= r["analogy_accuracy"] <= 1 and r["neighbours"]["god"] for r in result["rows"])
-    assert output.read_text().count("| skipgram |") == 2 + 6  # two table rows, six neighbour rows
+    assert output.read_text().count("| skipgram |") == 4 + 6  # four table rows, six neighbour rows
 
 
 def test_docs_hold_the_full_gensim_comparison():
