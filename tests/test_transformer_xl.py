@@ -3,6 +3,7 @@ the memory carries no gradient, and the adaptive softmax is a distribution over 
 
 import keras
 import numpy as np
+import pytest
 import tensorflow as tf
 
 from keras_landmarks import registry
@@ -99,7 +100,7 @@ def test_segment_recurrence_trains_through_train_and_carries_the_memory(tmp_path
     small = {**CONFIG, "vocabulary_size": 256, "cutoffs": (), "memory_length": 16}
     summary = train("transformer_xl_enwik8", "text_corpus", out=tmp_path / "run", steps=60, batch_size=8,
                     learning_rate=5e-3, data_dir=corpus_dir, progress=False, overrides=small,
-                    recipe_options={"segment": 16, "eval_tokens": 20_000})
+                    recipe_options={"units": "bytes", "segment": 16, "eval_tokens": 20_000})
     results = summary["results"]
     assert results["bits_per_token"] < math.log2(256) - 2.0, results  # well below uniform bytes (8 bits)
     record = json.loads((tmp_path / "run" / "train.json").read_text())
@@ -145,7 +146,7 @@ def test_bad_recipe_options_and_units_are_one_clear_error(tmp_path, corpus_dir):
               progress=False, overrides=CONFIG, recipe_options={"window": 3})
     with pytest.raises(ConfigError, match="vocabulary_size >= 256"):
         train("transformer_xl_enwik8", "text_corpus", out=tmp_path / "b", steps=1, data_dir=corpus_dir,
-              progress=False, overrides={**CONFIG, "cutoffs": ()})
+              progress=False, overrides={**CONFIG, "cutoffs": ()}, recipe_options={"units": "bytes"})
     assert not (tmp_path / "b").exists() or not any((tmp_path / "b").iterdir())
 
 
@@ -188,3 +189,27 @@ def test_the_perplexity_gate_reads_each_segment_from_an_empty_memory():
     assert same["passed"] and abs(same["perplexity_change"]) < 1e-5 and 30 < same["perplexity_keras"] < 120
     sharpened = gate(model, lambda inputs: {"logits": 30 * keras_outputs(model, inputs)["logits"]})
     assert not sharpened["passed"] and sharpened["perplexity_change"] > 0.02
+
+
+def test_symbols_number_the_bytes_that_occur(tmp_path, corpus_dir):
+    """enwik8's recipe reads `symbols`: the bytes that occur in the text, numbered in byte order (the
+    reference code's 204 for enwik8), so the registered vocabulary of 204 trains as it is; the run
+    writes the numbering, and a vocabulary too small for the text is refused up front."""
+    from keras_landmarks.errors import ConfigError
+    from keras_landmarks.models.transformer_xl import byte_ids, byte_symbols, symbol_ids
+    from keras_landmarks.training import train
+
+    symbols = byte_symbols("text_corpus", corpus_dir)
+    ids = symbol_ids("text_corpus", "test", corpus_dir)
+    assert 60 < len(symbols) <= 204 and ids.max() == len(symbols) - 1 and ids.min() == 0
+    np.testing.assert_array_equal(symbols[ids], byte_ids("text_corpus", "test", corpus_dir))
+    small = {k: v for k, v in CONFIG.items() if k != "vocabulary_size"} | {"cutoffs": (), "memory_length": 8}
+    train("transformer_xl_enwik8", "text_corpus", out=tmp_path / "run", steps=2, batch_size=4, data_dir=corpus_dir,
+          progress=False, overrides=small, recipe_options={"segment": 8, "eval_tokens": 200})
+    written = (tmp_path / "run" / "symbols.txt").read_text().split()
+    assert [int(b) for b in written] == symbols.tolist()
+    with pytest.raises(ConfigError, match=f"holds {len(symbols)} distinct bytes.*vocabulary_size=50"):
+        train("transformer_xl_enwik8", "text_corpus", out=tmp_path / "small", steps=2, batch_size=4,
+              data_dir=corpus_dir, progress=False, overrides={**small, "vocabulary_size": 50},
+              recipe_options={"segment": 8, "eval_tokens": 200})
+    assert not (tmp_path / "small").exists()

@@ -164,7 +164,7 @@ def transformer_xl_memory(folder, quick, seeds, progress):
         for variant, memory in (("memory", segment), ("none", 0)):
             out = folder / "runs" / f"{variant}-seed{seed}"
             train("transformer_xl_enwik8", "text_corpus", out=out, seed=seed, steps=steps, batch_size=count,
-                  learning_rate=1e-3, progress=False, recipe_options={"segment": segment},
+                  learning_rate=1e-3, progress=False, recipe_options={"units": "bytes", "segment": segment},
                   overrides={**XL_MODEL, "memory_length": memory})
             net = keras.saving.load_model(out / "transformer_xl_enwik8.keras")
             nats, scored = stream_nll(net, test_x, test_y, count)

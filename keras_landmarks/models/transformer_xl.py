@@ -27,7 +27,8 @@ Registered configurations (the reference code's scripts; counts with per-layer u
 - `transformer_xl`: WikiText-103 base (Table 1's 151M): 16 layers, d = 410, 10 heads of 41,
   FFN 2,100, 267,735 words, cutoffs 20k / 40k / 200k, memory 150.
 - `transformer_xl_enwik8`: enwik8 24-layer (Table 2's 277M): d = 1,024, 8 heads of 128, FFN 3,072,
-  204 bytes, no adaptive softmax, memory 512 (training; the paper evaluates with 3,800).
+  204 symbols (the bytes that occur in enwik8; its recipe reads a text's bytes as `symbols`, numbered
+  in byte order), no adaptive softmax, memory 512 (training; the paper evaluates with 3,800).
 
 Deviations:
 - u and v are per layer (the reference TensorFlow code's `untie_r=True`); its PyTorch code shares one
@@ -233,6 +234,24 @@ def byte_ids(data, split, data_dir=None, manual_dir=None):
     return np.frombuffer(text.encode("utf-8"), np.uint8).astype(np.int32)
 
 
+@functools.lru_cache(maxsize=4)
+def byte_symbols(data, data_dir=None, manual_dir=None):
+    """The byte values that occur in a text dataset (both splits), ascending: its symbol vocabulary, as
+    the reference code numbers enwik8's 204 symbols (every symbol of the three splits)."""
+    seen = np.zeros(256, bool)
+    for split in ("train", "test"):
+        seen[np.unique(byte_ids(data, split, data_dir, manual_dir))] = True
+    return np.flatnonzero(seen)
+
+
+def symbol_ids(data, split, data_dir=None, manual_dir=None):
+    """int32 ids of a split's bytes in `byte_symbols` (byte value `byte_symbols(...)[i]` is id i)."""
+    lookup = np.zeros(256, np.int32)
+    symbols = byte_symbols(data, data_dir, manual_dir)
+    lookup[symbols] = np.arange(len(symbols), dtype=np.int32)
+    return lookup[byte_ids(data, split, data_dir, manual_dir)]
+
+
 class CarriedMemory:
     """For a trainer of a model with a `memory` input and a `next_memory` output, read as `streams` rows
     side by side: the memory carried from one batch to the next (§3.2), non-trainable state (so it is
@@ -306,13 +325,15 @@ class SegmentRecurrence(TextProcedure):
     training); held-out: the test split (its first `eval_tokens`, where the recipe sets them) read the
     same way from an empty memory, in nats and bits per token (bits per character for bytes).
 
-    Recipe options: `units` ("words": the training split's `WordVocabulary`; "bytes": UTF-8 bytes, as
-    enwik8, which needs vocabulary_size >= 256), `segment` (tokens per segment), `eval_tokens`."""
+    Recipe options: `units` ("words": the training split's `WordVocabulary`; "bytes": UTF-8 byte values,
+    which needs vocabulary_size >= 256; "symbols": the bytes that occur in the text, numbered in byte
+    order (`byte_symbols`, written to the run's `symbols.txt`), as the reference code reads enwik8 with
+    its 204), `segment` (tokens per segment), `eval_tokens`."""
 
     name = "segment_recurrence"
     losses = ("next_token_nll",)
     options = {
-        "units": Option(str, "what a token is", choices=("words", "bytes")),
+        "units": Option(str, "what a token is", choices=("words", "bytes", "symbols")),
         "segment": Option(int, "tokens per segment", minimum=2, maximum=100_000),
         "eval_tokens": Option(int, "held-out tokens read; None: the whole test split", minimum=2, optional=True),
     }
@@ -331,8 +352,16 @@ class SegmentRecurrence(TextProcedure):
         return units
 
     def split(self, data, split, data_dir=None, manual_dir=None, *, spec=None, config=None, recipe=None):
-        if self.units(recipe, config) == "bytes":
+        units = self.units(recipe, config)
+        if units == "bytes":
             ids = byte_ids(data, split, data_dir, manual_dir)
+        elif units == "symbols":
+            count = len(byte_symbols(data, data_dir, manual_dir))
+            if count > config["vocabulary_size"]:
+                raise ConfigError(f"{data} holds {count} distinct bytes; the model has vocabulary_size="
+                                  f"{config['vocabulary_size']}: --set vocabulary_size={count}.",
+                                  key="vocabulary_size", value=config["vocabulary_size"])
+            ids = symbol_ids(data, split, data_dir, manual_dir)
         else:
             ids = token_ids(data, split, config["vocabulary_size"], data_dir, manual_dir)
         if split != "train" and recipe.options.get("eval_tokens"):
@@ -345,8 +374,13 @@ class SegmentRecurrence(TextProcedure):
         return x, y, config["vocabulary_size"]
 
     def write_assets(self, folder, data, data_dir=None, manual_dir=None, *, spec=None, config=None, recipe=None):
-        if self.units(recipe, config) == "bytes":
+        units = self.units(recipe, config)
+        if units == "bytes":
             return []
+        if units == "symbols":  # line i: the byte value of symbol id i
+            symbols = byte_symbols(data, data_dir, manual_dir)
+            (folder / "symbols.txt").write_text("".join(f"{b}\n" for b in symbols))
+            return ["symbols.txt"]
         return super().write_assets(folder, data, data_dir, manual_dir, spec=spec, config=config, recipe=recipe)
 
     def build(self, spec, overrides, weights, recipe, total_steps, classes, dataset=None):
@@ -442,7 +476,7 @@ for _name, _config, _params, _training, _what in (
         ("transformer_xl_enwik8",
          {"vocabulary_size": 204, "num_layers": 24, "hidden_dim": 1024, "num_heads": 8, "head_dim": 128,
           "intermediate_dim": 3072, "cutoffs": (), "memory_length": 512, "name": "transformer_xl_enwik8"},
-         277_278_924, _recipe("bytes", 22, 512, "400,000 steps; one epoch here"),
+         277_278_924, _recipe("symbols", 22, 512, "400,000 steps; one epoch here"),
          "enwik8 24 layers (the paper's 277M, Table 2): 204·1,024 tied embedding, 24 layers of 5·1,024·1,024 "
          "projections, u and v (2·1,024), two LayerNorms and the 1,024→3,072→1,024 FFN; output bias 204.")):
     register(
