@@ -3,6 +3,7 @@
 from keras_landmarks.models import (  # noqa: F401
     alexnet,
     bert,
+    dqn,
     dropout,
     elmo,
     gan,
