@@ -116,3 +116,14 @@ def test_a_cartpole_agent_learns():
     assert history["updates"] == 15_000 - rl.CARTPOLE.replay_start + 1
     returns = rl.evaluate(history["agent"].online, "CartPole-v1", episodes=10)
     assert np.mean(returns) > 3 * 22, returns
+
+
+def test_the_same_code_runs_on_pong_from_pixels():
+    """dqn_nature on Pong's stacked frames, with the Nature settings scaled to a short run: it acts, stores
+    uint8 frames, and learns every 4 steps once the memory holds `replay_start` transitions."""
+    config = dataclasses.replace(rl.NATURE, replay_capacity=1_000, replay_start=200, target_update=50)
+    history = rl.train_dqn("dqn_nature", "ALE/Pong-v5", 400, config=config, progress=False)
+    assert history["updates"] == (400 - 200) // 4
+    network = history["agent"].online
+    assert network.input.shape[1:] == (84, 84, 4) and network.output.shape[-1] == 6
+    assert history["steps_per_second"] > 0

@@ -193,7 +193,7 @@ def mlp_q_network(observation_size, actions, hidden=(64, 64), name="mlp_q"):
 def _network(network, env, observation):
     from keras_landmarks import registry
 
-    actions = env.action_space.n
+    actions = int(env.action_space.n)
     if isinstance(network, str):
         return registry.build(network, actions=actions, input_shape=tuple(observation.shape))
     if network.output.shape[-1] != actions or tuple(network.input.shape[1:]) != tuple(observation.shape):
