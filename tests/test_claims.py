@@ -119,7 +119,6 @@ def test_senses_come_from_the_capitals_and_static_vectors_cannot_tell_them_apart
             assert all(t == t.lower() for t in window) and window[SENSE_CONTEXT - 1] not in ".!?;:"
     lot = [" ".join(w) for w, s in found["lot"] if s == 0]
     assert sum("abraham" in w or "sodom" in w or "daughters" in w or "lot said" in w for w in lot) >= 5
-    assert found == sense_occurrences(per_sense=40, data_dir=corpus_dir)  # drawn the same way each time
     senses = np.repeat([0, 1], 30)
     assert sense_separation(np.ones((60, 4)), senses) == 0.5
     rng = np.random.default_rng(0)
