@@ -119,6 +119,21 @@ class Observation(InputKind):
 
 
 @dataclasses.dataclass(frozen=True)
+class BoardPlanes(InputKind):
+    """A board game's position as binary feature planes (B, rows, columns, planes), each 0 or 1 (stones
+    of each colour, liberties, the side to move); drawn with each value 1 with probability `density`."""
+
+    density: float = 0.3
+
+    def sample(self, rng, shape, dtype):
+        return (rng.random(shape) < self.density).astype(dtype)
+
+    def check(self, name, array):
+        super().check(name, array)
+        _check_binary(name, array, "binary board feature planes")
+
+
+@dataclasses.dataclass(frozen=True)
 class TokenIds(InputKind):
     """Token ids in [0, vocabulary_size); `padding_id` is never drawn. `max_length`: the longest
     sequence the model takes (its position table), None if unbounded."""
@@ -205,8 +220,8 @@ def _check_binary(name, array, what):
         raise ValueError(f"Input {name!r} is {what}. Received: {array[(array != 0) & (array != 1)].flat[0].item()!r}")
 
 
-KINDS = {kind.__name__: kind for kind in (Floats, Memory, Image, Latent, Observation, TokenIds, PaddingMask,
-                                         SegmentIds, PermutationMask, TargetMapping)}
+KINDS = {kind.__name__: kind for kind in (Floats, Memory, Image, Latent, Observation, BoardPlanes, TokenIds,
+                                         PaddingMask, SegmentIds, PermutationMask, TargetMapping)}
 
 
 def from_description(described):

@@ -21,7 +21,7 @@ def test_list_models_is_sorted_and_filters():
     assert "lenet5" in keras_landmarks.list_models(task="image_classification")
     with pytest.raises(ConfigError, match="Unknown task 'no_such_task'. Allowed: .*image_classification"):
         keras_landmarks.list_models(task="no_such_task")  # a typo is named, not answered with "no model"
-    with pytest.raises(ConfigError, match="Unknown family 'vgg16'. Allowed: alexnet, bert"):
+    with pytest.raises(ConfigError, match="Unknown family 'vgg16'. Allowed: alexnet, alphago, alphago_zero, bert"):
         keras_landmarks.list_models("vgg*", family="vgg16")
 
 

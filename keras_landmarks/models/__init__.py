@@ -2,6 +2,7 @@
 
 from keras_landmarks.models import (  # noqa: F401
     alexnet,
+    alphago,
     bert,
     dqn,
     dropout,

@@ -34,7 +34,7 @@ uniform in ±1/√fan_in of the layer).
 import keras
 
 from keras_landmarks.config import check_image_input, check_positive, fail
-from keras_landmarks.inputs import Image
+from keras_landmarks.inputs import Observation
 from keras_landmarks.registry import Paper, register
 
 PAPER_2013 = Paper(
@@ -75,7 +75,8 @@ def DQN(*, convolutions: tuple = NATURE, hidden: int = 512, actions: int = 18, i
     check_positive(name, "actions", actions)
     convolutions = tuple(tuple(c) for c in convolutions)
     if not convolutions or any(len(c) != 3 or any(not isinstance(v, int) or v < 1 for v in c) for c in convolutions):
-        fail(name, "convolutions", convolutions, "a non-empty tuple of (filters, kernel size, stride), positive integers")
+        fail(name, "convolutions", convolutions,
+             "a non-empty tuple of (filters, kernel size, stride), positive integers")
     check_image_input(name, tuple(input_shape), [(k, s, "valid") for _, k, s in convolutions], fixed=True)
     frames = keras.Input(shape=tuple(input_shape), name="frames")
     x = keras.layers.Rescaling(1.0 / 255.0, name="scale")(frames)
@@ -116,7 +117,7 @@ for _name, _paper, _config, _params, _what in (
         params_source=_what,
         task="q_function",
         io=_io,
-        inputs=lambda config: {"frames": Image(value_range=(0, 255))},
+        inputs=lambda config: {"frames": Observation(value_range=(0, 255))},
         test_config=_TEST,
         description="Convolutional Q-network: four stacked 84×84 frames to one value per action.",
     )

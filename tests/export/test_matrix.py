@@ -41,7 +41,9 @@ DEEPER = {"resnet34", "resnet34_v2", "resnet101", "resnet101_v2", "resnet152", "
           # xlnet_base's builder at another size
           "xlnet_large",
           # dqn_nature's builder with fewer layers
-          "dqn_nips"}
+          "dqn_nips",
+          # alphago_zero's builder with more blocks
+          "alphago_zero_40"}
 # Every format of the table that needs no option: servers (SavedModel, Triton) and edge files, float and
 # quantized ONNX.
 ALL_FORMATS = ("saved_model", "tflite", "onnx", "onnx_fp16", "onnx_int8", "triton")
