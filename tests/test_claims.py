@@ -125,3 +125,14 @@ def test_senses_come_from_the_capitals_and_static_vectors_cannot_tell_them_apart
     apart = rng.normal(size=(60, 4)) * 0.1 + np.where(senses[:, None] == 0, 1.0, -1.0)
     assert sense_separation(apart, senses) == 1.0
     assert 0.3 < sense_separation(rng.normal(size=(60, 4)), senses) < 0.7
+
+
+def test_the_senses_figure_draws_seeds_that_agree(tmp_path):
+    """elmo-senses' figure with several seeds, some of them equal (a range of zero), as a full run has."""
+    from keras_landmarks.claims.language import senses_figure
+
+    names = ("word2vec, the word", "biLM layer 2 (top)")
+    runs = [{"by_word": {"lot": {n: v for n in names}, "page": {n: 0.5 for n in names}},
+             "mean": {n: (v + 0.5) / 2 for n in names}} for v in (0.7, 0.7, 0.8)]
+    senses_figure(runs, {"lot": 110, "page": 146}, tmp_path / "figure.png")
+    assert (tmp_path / "figure.png").stat().st_size > 10_000

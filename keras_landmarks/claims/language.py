@@ -446,6 +446,32 @@ def _word2vec_vectors(vectors, ids, windows, context):
     return {"word2vec, the word": own, f"word2vec, mean of ±{context} words": np.stack(means)}
 
 
+def senses_figure(runs, counts, path):
+    """elmo-senses' figure: each representation's balanced accuracy per word and on average, the mean of the
+    seeds as bars and their range as lines; `counts` {word: occurrences}."""
+    names = list(runs[0]["mean"])
+    plt = _pyplot()
+    figure, axis = plt.subplots(figsize=(10, 4.4))
+    words = list(counts)
+    width = 0.8 / len(names)
+    colors = ("tab:gray", "tab:blue", "tab:olive", "tab:orange", "tab:red", "mistyrose")
+    for k, name in enumerate(names):
+        values = np.array([[r["by_word"][w][name] for w in words] + [r["mean"][name]] for r in runs])
+        x = np.arange(len(words) + 1) + (k - (len(names) - 1) / 2) * width
+        axis.bar(x, 100 * values.mean(0), width, color=colors[k % len(colors)], label=name)
+        spread = [np.maximum(values.mean(0) - values.min(0), 0), np.maximum(values.max(0) - values.mean(0), 0)]
+        axis.errorbar(x, 100 * values.mean(0), yerr=100 * np.asarray(spread), fmt="none", color="k", lw=0.8)
+    axis.axhline(50, color="gray", ls=":")
+    labels = [f"{w}\n({counts[w]})" for w in words]
+    axis.set_xticks(np.arange(len(words) + 1), labels + ["mean"])
+    axis.set(ylabel="senses told apart (balanced accuracy, %)", ylim=(0, 118), yticks=range(0, 101, 20),
+             title="nearest sense centroid, 5-fold; bars: mean of seeds, lines: range; dotted: chance")
+    axis.legend(fontsize=8, loc="upper center", ncol=3)
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+
+
 BILM_SMALL = {"max_characters": 20, "filters": ((1, 32), (2, 32), (3, 64), (4, 128), (5, 128)), "projection_dim": 128,
               "lstm_units": 512}
 
@@ -495,30 +521,10 @@ def elmo_senses(folder, quick, seeds, progress):
     window = f"word2vec, mean of ±{SENSE_CONTEXT} words"
     held = all(r["mean"][TOP] > max(r["mean"]["word2vec, the word"], r["mean"][window]) for r in runs)
 
-    plt = _pyplot()
-    figure, axis = plt.subplots(figsize=(10, 4.4))
-    words = list(occurrences)
-    width = 0.8 / len(names)
-    colors = ("tab:gray", "tab:blue", "tab:olive", "tab:orange", "tab:red", "mistyrose")
-    for k, name in enumerate(names):
-        values = np.array([[r["by_word"][w][name] for w in words] + [r["mean"][name]] for r in runs])
-        x = np.arange(len(words) + 1) + (k - (len(names) - 1) / 2) * width
-        axis.bar(x, 100 * values.mean(0), width, color=colors[k % len(colors)], label=name)
-        axis.errorbar(x, 100 * values.mean(0), yerr=[100 * (values.mean(0) - values.min(0)),
-                                                     100 * (values.max(0) - values.mean(0))],
-                      fmt="none", color="k", lw=0.8)
-    axis.axhline(50, color="gray", ls=":")
-    counts = [f"{w}\n({len(occurrences[w])})" for w in words]
-    axis.set_xticks(np.arange(len(words) + 1), counts + ["mean"])
-    axis.set(ylabel="senses told apart (balanced accuracy, %)", ylim=(0, 118), yticks=range(0, 101, 20),
-             title="nearest sense centroid, 5-fold; bars: mean of seeds, lines: range; dotted: chance")
-    axis.legend(fontsize=8, loc="upper center", ncol=3)
-    figure.tight_layout()
-    figure.savefig(folder / "figure.png", dpi=100)
-    plt.close(figure)
+    senses_figure(runs, {w: len(found) for w, found in occurrences.items()}, folder / "figure.png")
 
     perplexity = np.array([r["bilm_perplexity"] for r in runs])
-    summary = (f"balanced accuracy of the nearest sense centroid over the {len(words)} words ("
+    summary = (f"balanced accuracy of the nearest sense centroid over the {len(occurrences)} words ("
                + "; ".join(f"{name} {_spread([r['mean'][name] for r in runs])}" for name in names)
                + f"); the biLM's held-out perplexity after {bilm_steps:,} steps: forward "
                f"{_spread(perplexity[:, 0])}, backward {_spread(perplexity[:, 1])}.")
