@@ -77,3 +77,12 @@ def test_bad_options_are_one_clear_error():
         keras_landmarks.build("alphago_zero", blocks=-1)
     with pytest.raises(ConfigError, match="'board_size'"):
         keras_landmarks.build("alphago_zero", board_size=0)
+
+
+def test_a_rectangular_board_and_a_game_of_other_moves():
+    """Connect Four: 6 × 7 points, 7 moves (the columns)."""
+    model = keras_landmarks.build("alphago_zero", board_size=(6, 7), planes=3, filters=8, blocks=1, moves=7)
+    out = model.predict(np.zeros((2, 6, 7, 3), "float32"), verbose=0)
+    assert out["policy"].shape == (2, 7) and out["value"].shape == (2, 1)
+    with pytest.raises(ConfigError, match="'board_size'"):
+        keras_landmarks.build("alphago_zero", board_size=(6, 0))

@@ -28,9 +28,10 @@ gives `policy` (B, 362) and the value head (1 filter 1 × 1, BN, ReLU, 256 ReLUs
 `value` (B, 1). Convolutions feeding batch normalisation have no bias (its β is one). `alphago_zero` is
 the 20-block network, `alphago_zero_40` the 40-block one of the final system.
 
-`board_size`, `planes`, `filters` and `blocks` (`layers` for AlphaGo) are options, so the same builders
-serve 9 × 9 Go and smaller games; `logits=True` leaves the policy's softmax out (for training with a
-cross-entropy on logits).
+`board_size` (N, or (rows, columns)), `planes`, `filters` and `blocks` (`layers` for AlphaGo) are
+options, so the same builders serve 9 × 9 Go and smaller games; AlphaGo Zero's `moves` sets the policy's
+size for games whose moves are not the points (Connect Four's 7 columns); `logits=True` leaves the
+policy's softmax out (for training with a cross-entropy on logits).
 
 Deviations: none in the networks. The counts are the papers' convention: trainable weights with batch
 normalisation's γ and β, not its moving statistics.
@@ -77,13 +78,27 @@ class PositionBias(keras.layers.Layer):
         return x + ops.cast(self.bias, x.dtype)
 
 
+def _rows_columns(name, board_size):
+    """(rows, columns) of `board_size`: N for an N × N board, or (rows, columns)."""
+    if isinstance(board_size, (tuple, list)) and len(board_size) == 2:
+        rows, columns = board_size
+    else:
+        rows = columns = board_size
+    for value in (rows, columns):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            from keras_landmarks.config import fail
+
+            fail(name, "board_size", board_size, "a positive integer N (N × N) or (rows, columns)")
+    return rows, columns
+
+
 def _board(name, board_size, planes):
-    check_positive(name, "board_size", board_size)
+    rows, columns = _rows_columns(name, board_size)
     check_positive(name, "planes", planes)
-    return keras.Input((board_size, board_size, planes), name="board")
+    return keras.Input((rows, columns, planes), name="board")
 
 
-def AlphaGo(*, board_size: int = 19, planes: int = 48, filters: int = 192, layers: int = 12, head: str = "policy",
+def AlphaGo(*, board_size: int | tuple = 19, planes: int = 48, filters: int = 192, layers: int = 12, head: str = "policy",
             logits: bool = False, name: str = "alphago_policy"):
     """AlphaGo's networks: `board` (B, N, N, planes) → `policy` (B, N²) (head="policy") or `value` (B, 1)
     (head="value"); see the module docstring."""
@@ -113,10 +128,15 @@ def _conv_bn(x, filters, kernel, name, relu=True):
     return keras.layers.ReLU(name=f"{name}_relu")(x) if relu else x
 
 
-def AlphaGoZero(*, board_size: int = 19, planes: int = 17, filters: int = 256, blocks: int = 19, logits: bool = False,
-                name: str = "alphago_zero"):
-    """`board` (B, N, N, planes) → `policy` (B, N² + 1), the last entry passing, and `value` (B, 1)."""
+def AlphaGoZero(*, board_size: int | tuple = 19, planes: int = 17, filters: int = 256, blocks: int = 19,
+                moves: int | None = None, logits: bool = False, name: str = "alphago_zero"):
+    """`board` (B, rows, columns, planes) → `policy` (B, moves; default rows · columns + 1, the last entry
+    passing) and `value` (B, 1)."""
     check_positive(name, "filters", filters)
+    rows, columns = _rows_columns(name, board_size)
+    if moves is None:
+        moves = rows * columns + 1
+    check_positive(name, "moves", moves)
     if isinstance(blocks, bool) or not isinstance(blocks, int) or blocks < 0:
         from keras_landmarks.config import fail
 
@@ -129,7 +149,7 @@ def AlphaGoZero(*, board_size: int = 19, planes: int = 17, filters: int = 256, b
         x = keras.layers.ReLU(name=f"block_{i}_out")(keras.layers.Add(name=f"block_{i}_add")([x, y]))
     p = _conv_bn(x, 2, 1, "policy_head")
     p = keras.layers.Flatten(name="policy_flat")(p)
-    p = keras.layers.Dense(board_size * board_size + 1, name="policy_logits")(p)
+    p = keras.layers.Dense(moves, name="policy_logits")(p)
     p = keras.layers.Activation(None if logits else "softmax", name="policy")(p)
     v = _conv_bn(x, 1, 1, "value_head")
     v = keras.layers.Dense(256, activation="relu", name="value_hidden")(keras.layers.Flatten(name="value_flat")(v))
@@ -138,15 +158,16 @@ def AlphaGoZero(*, board_size: int = 19, planes: int = 17, filters: int = 256, b
 
 
 def _alphago_io(config):
-    n = config["board_size"]
-    out = {"policy": (None, n * n)} if config["head"] == "policy" else {"value": (None, 1)}
-    return {"inputs": {"board": (None, n, n, config["planes"])}, "outputs": out}
+    rows, columns = _rows_columns(config["name"], config["board_size"])
+    out = {"policy": (None, rows * columns)} if config["head"] == "policy" else {"value": (None, 1)}
+    return {"inputs": {"board": (None, rows, columns, config["planes"])}, "outputs": out}
 
 
 def _zero_io(config):
-    n = config["board_size"]
-    return {"inputs": {"board": (None, n, n, config["planes"])},
-            "outputs": {"policy": (None, n * n + 1), "value": (None, 1)}}
+    rows, columns = _rows_columns(config["name"], config["board_size"])
+    moves = config["moves"] or rows * columns + 1
+    return {"inputs": {"board": (None, rows, columns, config["planes"])},
+            "outputs": {"policy": (None, moves), "value": (None, 1)}}
 
 
 def _planes(config):
