@@ -114,6 +114,13 @@ class ReplayMemory:
         return self._take((self.count - 1 - np.arange(min(size, len(self)))[::-1]) % self.capacity)
 
 
+def act(network, observation, epsilon_value, rng):
+    """ε-greedy: a uniformly random action with probability ε, else argmax_a Q(observation, a)."""
+    if rng.random() < epsilon_value:
+        return int(rng.integers(network.output.shape[-1]))
+    return int(np.argmax(ops.convert_to_numpy(network(np.asarray(observation)[None], training=False))[0]))
+
+
 def epsilon(step, config):
     """ε at agent step `step`: linear from epsilon_start to epsilon_final over epsilon_steps, then flat."""
     fraction = min(1.0, step / config.epsilon_steps)
@@ -141,9 +148,7 @@ class DQNAgent:
         return ops.convert_to_numpy(self.online(np.asarray(observations), training=False))
 
     def act(self, observation, epsilon_value, rng):
-        if rng.random() < epsilon_value:
-            return int(rng.integers(self.online.output.shape[-1]))
-        return int(np.argmax(ops.convert_to_numpy(self.online(np.asarray(observation)[None], training=False))[0]))
+        return act(self.online, observation, epsilon_value, rng)
 
     def targets(self, rewards, next_observations, terminals):
         """y = r + γ (1 − terminal) max_a' Q(s', a'; θ⁻) (θ without a target network)."""
@@ -252,14 +257,12 @@ def evaluate(network, environment, episodes=10, *, epsilon_value=0.0, seed=1_000
     from keras_landmarks.rl.environments import make
 
     rng = np.random.default_rng(seed)
-    agent = DQNAgent.__new__(DQNAgent)  # only `act` is needed, on this network
-    agent.online = network
     returns = []
     for episode in range(int(episodes)):
         env, observation = make(environment, seed + episode)
         total, done, steps = 0.0, False, 0
         while not done and (max_steps is None or steps < max_steps):
-            action = DQNAgent.act(agent, observation, epsilon_value, rng)
+            action = act(network, observation, epsilon_value, rng)
             observation, reward, terminated, truncated, _ = env.step(action)
             total, done, steps = total + float(reward), terminated or truncated, steps + 1
         env.close()
