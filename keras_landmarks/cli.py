@@ -382,11 +382,11 @@ def _parser():
 
 def main(argv=None):
     args = _parser().parse_args(argv)
-    from keras_landmarks.errors import ExportError, LandmarkError
+    from keras_landmarks.errors import ExportError, LandmarkError, TrainingError
 
     try:
         return args.func(args)
-    except ExportError as error:
+    except (ExportError, TrainingError) as error:
         print(f"keras-landmarks: {error}", file=sys.stderr)
         return 1
     except LandmarkError as error:

@@ -47,6 +47,10 @@ class ExportError(LandmarkError, RuntimeError):
     """A conversion that failed or whose artifact does not compute what the Keras model computes."""
 
 
+class TrainingError(LandmarkError, RuntimeError):
+    """A training run that cannot go on: its loss became NaN or infinite."""
+
+
 def check_filter(key, value, known):
     """`list_models`' `task` / `family` filters: None, or one of `known` (a typo is not "no match")."""
     if value is not None and value not in known:

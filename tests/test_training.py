@@ -135,6 +135,18 @@ def test_bad_train_options_get_one_line(argv, message, tmp_path, data_dir, capsy
     assert not (tmp_path / "run" / "lenet5.keras").exists()
 
 
+def test_a_run_whose_loss_diverges_stops_with_one_line(tmp_path, data_dir, capsys):
+    """A loss that becomes NaN or infinite stops the run at once (exit 1, one line naming the step and the
+    learning rate); no final model is written, the run's checkpoints stay."""
+    argv = ["train", "lenet5", "--set", "activation=linear", "--data", "digits", "--steps", "40", "--learning-rate",
+            "9", "--optimizer", "sgd", "--out", str(tmp_path / "run"), "--data-dir", data_dir, "--quiet"]
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert "The loss of lenet5 became" in err and "training diverged (learning rate 9;" in err, err
+    assert err.count("\n") == 1
+    assert not (tmp_path / "run" / "lenet5.keras").exists()
+
+
 def test_a_run_is_not_replaced_or_resumed_with_other_options(tmp_path, data_dir):
     run = tmp_path / "run"
     train("lenet5", "digits", steps=3, out=run, data_dir=data_dir, progress=False)

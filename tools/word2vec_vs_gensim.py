@@ -114,6 +114,11 @@ def compare(quick=False, seeds=3, progress=True, objectives=("ns", "hs")):
             "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores", "rows": rows}
 
 
+def _diverged(row):
+    """A run whose vectors became NaN: its similarity correlations are not numbers."""
+    return any(not np.isfinite(row[m]) for m in ("wordsim353_spearman", "simlex999_spearman"))
+
+
 def _cell(values):
     values = np.asarray(values, np.float64)
     return f"{values.mean():.3f} ± {values.std():.3f}" if len(values) > 1 else f"{values[0]:.3f}"
@@ -139,7 +144,11 @@ def render(result):
                           and r.get("objective", "ns") == objective]
                 if not chosen:
                     continue
-                cells = [_cell([r[m] for r in chosen]) for m in METRICS]
+                diverged = [r for r in chosen if _diverged(r)]
+                if diverged:  # vectors that are not finite have no scores: say so, do not average them
+                    cells = [f"diverged in {len(diverged)} of {len(chosen)} runs"] + [""] * (len(METRICS) - 1)
+                else:
+                    cells = [_cell([r[m] for r in chosen]) for m in METRICS]
                 seconds = np.mean([r["train_seconds"] for r in chosen])
                 lines.append(f"| {architecture} | {objective} | {implementation} | {' | '.join(cells)} | {seconds:.0f} |")
     questions = rows[0]["analogy_questions"]
@@ -164,6 +173,7 @@ def main():
     parser.add_argument("--objectives", default="ns,hs", help="comma-separated: ns (negative sampling), hs "
                                                                  "(hierarchical softmax)")
     parser.add_argument("--output", default="docs/word2vec.md")
+    parser.add_argument("--render", action="store_true", help="only rewrite the table from the .json beside it")
     args = parser.parse_args()
     if not 1 <= args.seeds <= 10:
         parser.error(f"--seeds must be from 1 to 10. Received: {args.seeds}")
@@ -171,6 +181,9 @@ def main():
     if not objectives or any(o not in OBJECTIVES for o in objectives):
         parser.error(f"--objectives takes ns and/or hs. Received: {args.objectives}")
     output = pathlib.Path(args.output)
+    if args.render:
+        output.write_text(render(json.loads(output.with_suffix(".json").read_text())))
+        return 0
     result = compare(args.quick, args.seeds, objectives=objectives)
     raw = output.with_suffix(".json")
     if raw.exists() and set(objectives) != set(OBJECTIVES):  # keep the other objectives' rows of the same protocol

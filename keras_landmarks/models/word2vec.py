@@ -46,6 +46,10 @@ Deviations:
 - Pairs are applied a batch at a time (the C tool's threads apply them one by one, without locks).
 - CBOW's update follows the tool, not the gradient: each context word's vector moves by the error of
   the mean whole, not divided by the number of context words.
+- Known problem: CBOW with the hierarchical softmax diverges at the tool's rate of 0.05 (its vectors
+  became NaN in every run of docs/word2vec.md). The tree's top nodes lie on every pair's path, so one
+  batch adds about a thousand of their updates at once where the tool applies them one by one; the
+  run now stops at the first non-finite loss. Skip-gram with it, at 0.025, trains as gensim's does.
 """
 
 import functools

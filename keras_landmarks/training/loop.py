@@ -17,6 +17,7 @@ dropout seeds and data order as the uninterrupted run at that step, so it ends w
 import contextlib
 import dataclasses
 import json
+import math
 import os
 import pathlib
 import shutil
@@ -125,6 +126,13 @@ def _callback(run, log_every):
         def on_train_batch_end(self, batch, logs=None):
             step = self._step()
             loss = next((v for k, v in (logs or {}).items() if "loss" in k), None)  # "loss", or a train_step's own
+            if loss is not None and not math.isfinite(float(loss)):
+                from keras_landmarks.errors import TrainingError
+
+                kept = f" Its last checkpoint stays in {folder}." if folder.is_dir() and any(folder.iterdir()) else ""
+                raise TrainingError(f"The loss of {run.name} became {float(loss)} by step {step}: training diverged "
+                                    f"(learning rate {run.recipe.learning_rate:g}; a lower --learning-rate may keep it "
+                                    f"finite).{kept}")
             if loss is not None and step % log_every == 0:
                 step_log.append({"step": step, "loss": float(loss)})
             if every and step % every == 0 and step % steps_per_epoch:
