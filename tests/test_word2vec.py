@@ -125,7 +125,12 @@ def test_the_gensim_comparison_runs_its_protocol(tmp_path):
     result = json.loads(output.with_suffix(".json").read_text())
     assert {(r["implementation"], r["architecture"], r["objective"]) for r in result["rows"]} == {
         (i, a, o) for i in ("keras_landmarks", "gensim") for a in ("skipgram", "cbow") for o in ("ns", "hs")}
-    assert all(0 <= r["analogy_accuracy"] <= 1 and r["neighbours"]["god"] for r in result["rows"])
+    # A run stopped by a non-finite loss is a row that says so (CBOW with the hierarchical softmax may
+    # diverge: the word2vec module's docstring); every other row is scored.
+    scored = [r for r in result["rows"] if not r.get("diverged")]
+    assert all(0 <= r["analogy_accuracy"] <= 1 and r["neighbours"]["god"] for r in scored)
+    assert {(r["implementation"], r["architecture"]) for r in result["rows"] if r.get("diverged")} <= {
+        ("keras_landmarks", "cbow")}
     assert output.read_text().count("| skipgram |") == 4 + 6  # four table rows, six neighbour rows
 
 
@@ -135,9 +140,10 @@ def test_docs_hold_the_full_gensim_comparison():
     root = pathlib.Path(__file__).resolve().parents[1]
     result = json.loads((root / "docs" / "word2vec.json").read_text())
     assert not result["quick"] and result["seeds"] >= 3 and result["epochs"] == 5
-    assert len(result["rows"]) == 4 * result["seeds"]
+    assert len(result["rows"]) == 8 * result["seeds"]  # 2 architectures × 2 objectives × 2 implementations
     page = (root / "docs" / "word2vec.md").read_text()
-    assert "| skipgram | keras_landmarks |" in page and "| cbow | gensim |" in page
+    for objective in ("ns", "hs"):
+        assert f"| skipgram | {objective} | keras_landmarks |" in page and f"| cbow | {objective} | gensim |" in page
 
 
 def test_a_hierarchical_softmax_model_converts_with_its_tree(tmp_path):

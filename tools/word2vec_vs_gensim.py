@@ -83,6 +83,7 @@ def neighbours(vectors, tokens, words=PROBES, count=5):
 
 
 def compare(quick=False, seeds=3, progress=True, objectives=("ns", "hs")):
+    from keras_landmarks.errors import TrainingError
     from keras_landmarks.models.word2vec import vector_scores
     from keras_landmarks.training.language import vocabulary
 
@@ -93,16 +94,23 @@ def compare(quick=False, seeds=3, progress=True, objectives=("ns", "hs")):
         for objective in objectives:
             for architecture, window, rate in (("skipgram", 5, 0.025), ("cbow", 4, 0.05)):
                 for seed in range(seeds):
-                    vectors, seconds, pairs, _ = ours_run(
-                        architecture, size, dim, epochs, seed, pathlib.Path(work) / f"{architecture}-{objective}-{seed}",
-                        steps, objective)
+                    started = time.perf_counter()
+                    try:
+                        vectors, seconds, pairs, _ = ours_run(
+                            architecture, size, dim, epochs, seed,
+                            pathlib.Path(work) / f"{architecture}-{objective}-{seed}", steps, objective)
+                        scores = {**vector_scores(vectors, tokens), "neighbours": neighbours(vectors, tokens)}
+                    except TrainingError as error:  # the loss became NaN: a row that says so
+                        seconds, pairs = time.perf_counter() - started, None
+                        scores = {**{m: float("nan") for m in METRICS}, "analogy_questions": None, "neighbours": {},
+                                  "diverged": str(error)}
                     rows.append({"implementation": "keras_landmarks", "architecture": architecture,
                                  "objective": objective, "seed": seed, "train_seconds": round(seconds, 1),
-                                 "pairs_per_epoch": pairs, **vector_scores(vectors, tokens),
-                                 "neighbours": neighbours(vectors, tokens)})
+                                 "pairs_per_epoch": pairs, **scores})
                     if progress:
                         print(f"ours   {architecture:<8} {objective} seed {seed}: "
-                              f"{rows[-1]['analogy_accuracy']:.3f} analogies, {seconds:.0f} s", flush=True)
+                              f"{rows[-1].get('diverged') or format(rows[-1]['analogy_accuracy'], '.3f') + ' analogies'}, "
+                              f"{seconds:.0f} s", flush=True)
                     vectors, seconds = gensim_run(architecture, size, dim, epochs, window, rate, 1e-3, seed, objective)
                     rows.append({"implementation": "gensim", "architecture": architecture, "objective": objective,
                                  "seed": seed, "train_seconds": round(seconds, 1), **vector_scores(vectors, tokens),
@@ -115,8 +123,9 @@ def compare(quick=False, seeds=3, progress=True, objectives=("ns", "hs")):
 
 
 def _diverged(row):
-    """A run whose vectors became NaN: its similarity correlations are not numbers."""
-    return any(not np.isfinite(row[m]) for m in ("wordsim353_spearman", "simlex999_spearman"))
+    """A run stopped by a non-finite loss, or whose vectors became NaN (its correlations are not numbers)."""
+    return bool(row.get("diverged")) or any(not np.isfinite(row[m]) for m in ("wordsim353_spearman",
+                                                                             "simlex999_spearman"))
 
 
 def _cell(values):
@@ -151,8 +160,9 @@ def render(result):
                     cells = [_cell([r[m] for r in chosen]) for m in METRICS]
                 seconds = np.mean([r["train_seconds"] for r in chosen])
                 lines.append(f"| {architecture} | {objective} | {implementation} | {' | '.join(cells)} | {seconds:.0f} |")
-    questions = rows[0]["analogy_questions"]
-    lines += ["", f"{questions:,} analogy questions have all four words in the vocabulary.", "",
+    questions = next(r["analogy_questions"] for r in rows if r.get("analogy_questions"))
+    lines += [""] + [f"{note}\n" for note in result.get("notes", [])]
+    lines += [f"{questions:,} analogy questions have all four words in the vocabulary.", "",
               "Nearest neighbours (cosine) of a few words, seed 0:", "",
               "| word | model | keras_landmarks | gensim |", "|---|---|---|---|"]
     for architecture in ("skipgram", "cbow"):
