@@ -144,9 +144,6 @@ class DQNAgent:
         self.updates = 0
         self._step = None
 
-    def q_values(self, observations):
-        return ops.convert_to_numpy(self.online(np.asarray(observations), training=False))
-
     def act(self, observation, epsilon_value, rng):
         return act(self.online, observation, epsilon_value, rng)
 
