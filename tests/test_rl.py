@@ -127,3 +127,12 @@ def test_the_same_code_runs_on_pong_from_pixels():
     network = history["agent"].online
     assert network.input.shape[1:] == (84, 84, 4) and network.output.shape[-1] == 6
     assert history["steps_per_second"] > 0
+
+
+def test_train_points_an_agent_to_its_procedure(tmp_path, capsys):
+    from keras_landmarks.cli import main
+
+    assert main(["train", "dqn_nature", "--data", "digits", "--steps", "1", "--out", str(tmp_path / "run")]) == 2
+    err = capsys.readouterr().err
+    assert "learns by playing, not from a dataset: train it with keras_landmarks.rl.train_dqn" in err
+    assert err.count("\n") == 1

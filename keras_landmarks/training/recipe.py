@@ -125,9 +125,16 @@ RECIPE_OPTIONS = {
 }
 
 
+# Tasks whose models learn by acting, not from a dataset: where their training is.
+AGENT_TRAINING = {"q_function": "keras_landmarks.rl.train_dqn", "policy_value": "keras_landmarks.rl.train_zero"}
+
+
 def default_recipe(task):
     if task == "image_classification":
         return Recipe()
+    if task in AGENT_TRAINING:
+        raise ConfigError(f"A {task} model learns by playing, not from a dataset: train it with "
+                          f"{AGENT_TRAINING[task]} (Python).", key="task", value=task)
     raise ConfigError(f"No default training objective for task {task!r}; image_classification models train "
                       "with `train` (other tasks bring their own recipe).", key="task", value=task)
 
