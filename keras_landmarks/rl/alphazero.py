@@ -66,12 +66,16 @@ TIC_TAC_TOE = ZeroConfig(simulations=50, temperature_moves=3, games=30, train_st
                          learning_rate=0.02, evaluation_games=20)
 
 
+def _search(network, config, seed):
+    return MCTS(network_evaluator(network), config.simulations, c_puct=config.c_puct, batch=config.search_batch,
+                seed=seed)
+
+
 def self_play(network, game, config, seed=0):
     """One game of `network` against itself: [(planes, π, z)] for each position, π over the network's
     policy entries, z ∈ {−1, 0, 1} from the view of the player who moved there."""
     rng = np.random.default_rng(seed)
-    search = MCTS(network_evaluator(network), config.simulations, c_puct=config.c_puct, batch=config.search_batch,
-                  seed=seed)
+    search = _search(network, config, seed)
     size = network.output["policy"].shape[-1]
     actions = game.num_distinct_actions()
     state, positions = game.new_initial_state(), []
@@ -103,8 +107,7 @@ def zero_loss(network, planes, pi, z, l2):
 def play_match(first, second, game, games, config, seed=0):
     """`first`'s score against `second` over `games` games, colours alternating: (wins + draws / 2) /
     games; no noise, the most visited move."""
-    searches = [MCTS(network_evaluator(n), config.simulations, c_puct=config.c_puct, batch=config.search_batch,
-                     seed=seed) for n in (first, second)]
+    searches = [_search(n, config, seed) for n in (first, second)]
     actions = game.num_distinct_actions()
     score = 0.0
     for g in range(games):

@@ -254,14 +254,16 @@ def evaluate(network, environment, episodes=10, *, epsilon_value=0.0, seed=1_000
     from keras_landmarks.rl.environments import make
 
     rng = np.random.default_rng(seed)
+    env, observation = make(environment, seed)
     returns = []
     for episode in range(int(episodes)):
-        env, observation = make(environment, seed + episode)
+        if episode:
+            observation, _ = env.reset(seed=seed + episode)
         total, done, steps = 0.0, False, 0
         while not done and (max_steps is None or steps < max_steps):
             action = act(network, observation, epsilon_value, rng)
             observation, reward, terminated, truncated, _ = env.step(action)
             total, done, steps = total + float(reward), terminated or truncated, steps + 1
-        env.close()
         returns.append(total)
+    env.close()
     return returns

@@ -7,6 +7,8 @@ up to 30 no-op actions at the start of an episode, and the last 4 such frames st
 observations (84, 84, 4) uint8, what `dqn_nature` reads.
 """
 
+import functools
+
 from keras_landmarks.errors import ConfigError
 
 ATARI_PREFIX = "ALE/"
@@ -51,6 +53,7 @@ def make(name, seed=0, *, frame_skip=4, frames=4, noop_max=30, render_mode=None)
     return env, observation
 
 
+@functools.lru_cache(maxsize=1)
 def _channels_last_wrapper():
     gym = _gymnasium()
     import numpy as np
