@@ -51,6 +51,10 @@ def _held_by_rule(name, numbers):
         return all(r["mean"]["biLM layer 2 (top)"] > max(r["mean"]["word2vec, the word"],
                                                          r["mean"]["word2vec, mean of ±10 words"])
                    for r in numbers["runs"])
+    if name == "dqn-cartpole":
+        final = numbers["final"]
+        return min(final["dqn"]) >= 195 and all(np.mean(final[v]) <= 0.8 * np.mean(final["dqn"])
+                                                for v in ("no replay", "no target network"))
     return all(r["clip"]["at_extremes"] >= 0.5 and r["gp"]["at_extremes"] <= 0.05 for r in numbers["runs"])
 
 
@@ -59,7 +63,8 @@ def _held_by_rule(name, numbers):
                                   pytest.param("nnlm-kneser-ney", marks=pytest.mark.large),  # 40 s: NLTK's n-gram
                                   pytest.param("transformer-xl-memory", marks=pytest.mark.large),  # 40 s: two runs
                                   pytest.param("reformer-duplication", marks=pytest.mark.large),  # 15 s
-                                  pytest.param("elmo-senses", marks=pytest.mark.large)])  # 70 s: two trainings
+                                  pytest.param("elmo-senses", marks=pytest.mark.large),  # 70 s: two trainings
+                                  pytest.param("dqn-cartpole", marks=pytest.mark.large)])  # three short trainings
 def test_each_claim_runs_its_protocol_and_applies_its_rule(name, tmp_path):
     record = reproduce(name, quick=True, seeds=1, out=tmp_path, progress=False)
     folder = tmp_path / name

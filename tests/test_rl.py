@@ -105,6 +105,26 @@ def test_bad_environments_and_options_are_one_clear_error():
         rl.train_dqn(rl.mlp_q_network(4, 3), "CartPole-v1", 10, config=rl.CARTPOLE)
     with pytest.raises(ConfigError, match="Invalid number of steps 0"):
         rl.train_dqn(rl.mlp_q_network(4, 2), "CartPole-v1", 0)
+    with pytest.raises(ConfigError, match="Invalid evaluate_every 0"):
+        rl.train_dqn(rl.mlp_q_network(4, 2), "CartPole-v1", 10, evaluate_every=0)
+
+
+def test_without_replay_it_learns_from_the_latest_transitions_after_the_same_start():
+    """The ablation keeps one minibatch of memory, yet learning still starts after `replay_start` steps."""
+    config = dataclasses.replace(rl.CARTPOLE, replay=False, replay_start=100, batch_size=16)
+    history = rl.train_dqn(rl.mlp_q_network(4, 2), "CartPole-v1", 300, config=config, progress=False)
+    assert history["updates"] == 300 - 100 + 1
+
+
+def test_periodic_evaluation_keeps_the_best_policy():
+    config = dataclasses.replace(rl.CARTPOLE, replay_start=50, batch_size=16)
+    history = rl.train_dqn(rl.mlp_q_network(4, 2), "CartPole-v1", 250, config=config, progress=False,
+                           evaluate_every=100, evaluation_episodes=2)
+    assert [step for step, _ in history["evaluations"]] == [100, 200, 250]
+    best = max(score for _, score in history["evaluations"])
+    network = history["agent"].online
+    network.set_weights(history["best_weights"])
+    assert np.mean(rl.evaluate(network, "CartPole-v1", 2, seed=10_000)) == best
 
 
 @pytest.mark.large  # about a minute: 15,000 steps

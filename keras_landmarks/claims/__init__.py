@@ -52,7 +52,7 @@ def register_claim(claim):
 
 def _filled():
     if not _CLAIMS:
-        from keras_landmarks.claims import generative, language, recurrent  # noqa: F401  (register their claims)
+        from keras_landmarks.claims import control, generative, language, recurrent  # noqa: F401  (register their claims)
 
 
 def list_claims():

@@ -205,16 +205,24 @@ def _network(network, env, observation):
     return network
 
 
-def train_dqn(network, environment, steps, *, config=NATURE, seed=0, progress=True, report_every=10):
+def train_dqn(network, environment, steps, *, config=NATURE, seed=0, progress=True, report_every=10,
+              evaluate_every=None, evaluation_episodes=10):
     """Run Algorithm 1 for `steps` agent steps on Gymnasium `environment` (see `environments.make`) with
     `network` (a registry name, built for the environment's actions and observations, or a Keras model).
     Returns the history: each finished episode's return (unclipped) and last step, the updates made, the
-    agent (`agent.online` is the trained network) and the speed."""
+    agent (`agent.online` is the trained network) and the speed. `evaluate_every=N`: every N steps (and
+    at the end) the greedy policy plays `evaluation_episodes` episodes (`evaluate`, seeds apart from
+    training's); the history then holds `evaluations` ([step, mean return] each) and `best_weights`, the
+    online network's weights at the best of them (the latest among equals), as the papers report the
+    best evaluated policy."""
     from keras_landmarks.rl.environments import make
 
     config = config.check()
-    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
-        raise ConfigError(f"Invalid number of steps {steps!r}: a positive integer.", key="steps", value=steps)
+    for key, what, value in (("steps", "number of steps", steps),
+                             ("evaluation_episodes", "number of evaluation episodes", evaluation_episodes),
+                             ("evaluate_every", "evaluate_every", 1 if evaluate_every is None else evaluate_every)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ConfigError(f"Invalid {what} {value!r}: a positive integer.", key=key, value=value)
     keras.utils.set_random_seed(seed)
     rng = np.random.default_rng(seed)
     env, observation = make(environment, seed)
@@ -222,6 +230,19 @@ def train_dqn(network, environment, steps, *, config=NATURE, seed=0, progress=Tr
     capacity = config.replay_capacity if config.replay else config.batch_size
     memory = ReplayMemory(capacity, observation.shape, observation.dtype)
     returns, ends, episode_return = [], [], 0.0
+    evaluations, best, evaluating = [], (-np.inf, None), 0.0
+
+    def evaluated(step):
+        nonlocal best, evaluating
+        began = time.perf_counter()
+        score = float(np.mean(evaluate(agent.online, environment, evaluation_episodes, seed=10_000 * (seed + 1))))
+        evaluations.append([step, score])
+        if score >= best[0]:
+            best = (score, agent.online.get_weights())
+        if progress:
+            print(f"dqn: step {step:,}, greedy return {score:.1f} over {evaluation_episodes} episodes", flush=True)
+        evaluating += time.perf_counter() - began
+
     started = time.perf_counter()
     for step in range(steps):
         action = agent.act(observation, epsilon(step, config), rng)
@@ -239,13 +260,20 @@ def train_dqn(network, environment, steps, *, config=NATURE, seed=0, progress=Tr
                 recent = np.mean(returns[-report_every:])
                 print(f"dqn: step {step + 1:,}, episode {len(returns):,}, mean return of the last {report_every} "
                       f"{recent:.1f}, ε {epsilon(step, config):.2f}", flush=True)
-        if len(memory) >= max(config.replay_start, config.batch_size) and step % config.update_every == 0:
+        # learning starts after `replay_start` steps (counted as transitions seen: without replay the memory
+        # holds one minibatch only)
+        if memory.count >= max(config.replay_start, config.batch_size) and step % config.update_every == 0:
             batch = memory.sample(config.batch_size, rng) if config.replay else memory.latest(config.batch_size)
             agent.learn(batch)
+        if evaluate_every and ((step + 1) % evaluate_every == 0 or step + 1 == steps):
+            evaluated(step + 1)
     env.close()
-    seconds = time.perf_counter() - started
-    return {"episode_returns": returns, "episode_ends": ends, "updates": agent.updates, "steps": steps,
-            "seconds": seconds, "steps_per_second": steps / seconds, "agent": agent}
+    seconds = time.perf_counter() - started - evaluating  # the speed of training, evaluations left out
+    history = {"episode_returns": returns, "episode_ends": ends, "updates": agent.updates, "steps": steps,
+               "seconds": seconds, "steps_per_second": steps / seconds, "agent": agent}
+    if evaluate_every:
+        history.update(evaluations=evaluations, best_weights=best[1])
+    return history
 
 
 def evaluate(network, environment, episodes=10, *, epsilon_value=0.0, seed=1_000, max_steps=None):
