@@ -55,6 +55,10 @@ def _held_by_rule(name, numbers):
         final = numbers["final"]
         return min(final["dqn"]) >= 195 and all(np.mean(final[v]) <= 0.8 * np.mean(final["dqn"])
                                                 for v in ("no replay", "no target network"))
+    if name == "alphazero-tictactoe":
+        return all(r["minimax"]["first"][2] == 0 and r["minimax"]["second"][2] == 0
+                   and r["random"]["first"][0] >= 0.95 * sum(r["random"]["first"]) and r["random"]["second"][2] == 0
+                   for r in numbers["runs"])
     return all(r["clip"]["at_extremes"] >= 0.5 and r["gp"]["at_extremes"] <= 0.05 for r in numbers["runs"])
 
 
@@ -64,7 +68,8 @@ def _held_by_rule(name, numbers):
                                   pytest.param("transformer-xl-memory", marks=pytest.mark.large),  # 40 s: two runs
                                   pytest.param("reformer-duplication", marks=pytest.mark.large),  # 15 s
                                   pytest.param("elmo-senses", marks=pytest.mark.large),  # 70 s: two trainings
-                                  pytest.param("dqn-cartpole", marks=pytest.mark.large)])  # three short trainings
+                                  pytest.param("dqn-cartpole", marks=pytest.mark.large),  # three short trainings
+                                  pytest.param("alphazero-tictactoe", marks=pytest.mark.large)])  # 20 s
 def test_each_claim_runs_its_protocol_and_applies_its_rule(name, tmp_path):
     record = reproduce(name, quick=True, seeds=1, out=tmp_path, progress=False)
     folder = tmp_path / name

@@ -12,7 +12,8 @@ batch, two sequence lengths for token models). Gates, by the artifact's precisio
 - quantized (dynamic-range, int8): element-wise error says little here, so the gate is on what the
   output is for (`AccuracyGate`, `PerplexityGate`, `SampleGate`). A classifier: top-1 agreement ≥
   `INT8_AGREEMENT` and an accuracy drop ≤ `INT8_ACCURACY_DROP` on labelled evaluation data. A language
-  model: held-out perplexity within `INT8_PERPLEXITY_CHANGE` of Keras's. A generator: the Fréchet
+  model: held-out perplexity within `INT8_PERPLEXITY_CHANGE` of Keras's. An agent: the same action
+  as Keras's on `INT8_AGREEMENT` of recorded states (`ActionGate`). A generator: the Fréchet
   distance, on a judge classifier's features, between the Keras model's and the artifact's samples from
   the same latents, no larger than between two halves of the real test images (the real data's own
   sampling spread). Both are only meaningful for trained weights; without evaluation data or a judge,
@@ -283,7 +284,42 @@ class SampleGate:
                 "passed": bool(between <= spread)}
 
 
-GATES = {"accuracy": AccuracyGate, "perplexity": PerplexityGate}  # a training procedure's `quality_metric`
+class ActionGate:
+    """Agents (a Q-network, a policy or policy-value network): on recorded states `x` (an array for the
+    first input), the action Keras's network chooses, the argmax of its Q-values or move probabilities
+    (`legal`: an optional (states, actions) boolean mask of the moves allowed in each; others are never
+    chosen), against the artifact's. It must choose the same action on at least `INT8_AGREEMENT` of them."""
+
+    OUTPUTS = ("q_values", "policy", "logits")  # the first of these a model has is the one acted on
+
+    def __init__(self, x, legal=None, kinds=None):
+        self.x = np.asarray(x)
+        self.legal = None if legal is None else np.asarray(legal, bool)
+        if self.legal is not None and self.legal.shape[0] != len(self.x):
+            raise ValueError(f"The legal-move mask has {self.legal.shape[0]} rows for {len(self.x)} states.")
+
+    def _actions(self, values):
+        values = np.asarray(values, np.float64).reshape(len(values), -1)
+        if self.legal is not None:
+            values = np.where(self.legal[:, : values.shape[1]], values, -np.inf)
+        return values.argmax(-1)
+
+    def __call__(self, model, run):
+        names = output_names(model)
+        output = next((n for n in self.OUTPUTS if n in names), names[0])
+        name = model.inputs[0].name
+        keras_action = self._actions(keras_outputs(model, {name: self.x})[output])
+        quant_action = self._actions(np.concatenate([run({name: self.x[i : i + 1]})[output]
+                                                     for i in range(len(self.x))]))
+        agreement = float(np.mean(keras_action == quant_action))
+        return {"states": int(len(self.x)), "action_agreement": agreement,
+                "gate": f"the same action as Keras on >= {INT8_AGREEMENT} of the recorded states",
+                "passed": bool(agreement >= INT8_AGREEMENT)}
+
+
+# what gates quantized artifacts: a training procedure's `quality_metric`, or an agent's task
+GATES = {"accuracy": AccuracyGate, "perplexity": PerplexityGate, "action": ActionGate}
+AGENT_TASKS = ("q_function", "policy", "policy_value")  # their evaluation data: recorded states
 
 
 def gate(precision, labels, actuals, references, tolerance=None, quality=None, model=None, make_runner=None):

@@ -58,7 +58,9 @@ def convert(model_or_name, *, formats=("saved_model", "tflite", "onnx"), quantiz
         representative_data: int8 calibration: a .npz path (one array per input name) or an iterable
             of input dicts. Registry models fall back on their real data, else on synthetic data drawn
             from their declared input kinds.
-        eval_data: (inputs, labels) for the int8 / dynamic accuracy gate (single-input classifiers).
+        eval_data: (inputs, labels) for the int8 / dynamic accuracy gate (single-input classifiers); for an
+            agent (a registry model whose task is a Q-function or a policy): (recorded states, legal-move
+            mask or None), and the gate is the chosen action's agreement with Keras (`parity.ActionGate`).
         judge: for generators (a latent input), the int8 / dynamic gate's judge: a classifier run folder
             written by `train` on the generator's data (or a `keras_landmarks.training.judge.Judge`).
             Samples of the same latents through Keras and the artifact must be no further apart, in
@@ -207,7 +209,9 @@ def run(plan, work, interrupted=lambda: None):
         interrupted()
         passed = "ok" if verdict["passed"] else "MISS"
         detail = f"max error {verdict['max_error']:.2e}" + (
-            f", SQNR {verdict['sqnr_db']} dB" if "sqnr_db" in verdict else "")
+            f", SQNR {verdict['sqnr_db']} dB" if "sqnr_db" in verdict else "") + "".join(
+            f", {key.replace('_', ' ')} {verdict[key]:.3f}" for key in ("top1_agreement", "action_agreement")
+            if key in verdict)
         peak = f", converter process peak {written.child_peak / 2**20:,.0f} MB" if written.child_peak else ""
         times = ", ".join(f"{ms} ms/{b.replace('batch', 'batch-')}" for b, ms in latency.items())
         _log(plan, f"      {seconds:.1f} s{peak}, {entry['size_bytes'] / 1e6:.2f} MB, {detail}"

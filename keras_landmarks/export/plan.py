@@ -245,6 +245,7 @@ def make_plan(model_or_name, *, formats, quantize, representative_data, eval_dat
               stream_tflite_weights, bench_length, sequence_length, inputs, progress):
     """Check every option and take every decision; returns (Plan, output folder)."""
     from keras_landmarks.export.onnx import DEFAULT_OPSET
+    from keras_landmarks.export.parity import AGENT_TASKS
     from keras_landmarks.inputs import BENCH_LENGTH, input_kinds, representative_length
 
     chosen = select_formats(formats, quantize)
@@ -254,6 +255,8 @@ def make_plan(model_or_name, *, formats, quantize, representative_data, eval_dat
     options.positive("sequence_length", sequence_length)
     model, name, spec, config = resolve_model(model_or_name, overrides, weights)
     run, metric = None, "accuracy"  # labelled data given by the caller is a classifier's
+    if spec is not None and spec.task in AGENT_TASKS:
+        metric = "action"  # an agent's evaluation data: recorded states (and their legal moves)
     if isinstance(model_or_name, (str, os.PathLike)) and str(model_or_name).endswith(".keras"):
         from keras_landmarks.training import runs
 

@@ -175,11 +175,19 @@ def observation_planes(state):
 def network_evaluator(model):
     """A policy-value network (`board` → `policy` probabilities, `value`, as `alphago_zero`) as an
     evaluator: one batched call for the states' observation planes; the policy's first `actions` entries
-    are the game's moves."""
+    are the game's moves. `model`: a Keras model, or an exported artifact's runner (a callable from
+    {"board": planes} to its outputs, as `keras_landmarks.export.tflite.TFLiteRunner`), called one
+    state at a time (an edge file is converted for batch 1)."""
+    import keras
 
     def evaluate(states):
         actions = states[0].get_game().num_distinct_actions()
-        out = model(np.stack([observation_planes(s) for s in states]), training=False)
+        planes = np.stack([observation_planes(s) for s in states])
+        if isinstance(model, keras.Model):
+            out = model(planes, training=False)
+        else:
+            calls = [model({"board": p[None]}) for p in planes]
+            out = {k: np.concatenate([c[k] for c in calls]) for k in ("policy", "value")}
         priors = np.asarray(out["policy"])[:, :actions]
         return priors, np.asarray(out["value"])[:, 0]
 
