@@ -114,7 +114,9 @@ def test_word2vec_trains_on_text_corpus_and_writes_gensim_vectors(name, objectiv
     from gensim.models import KeyedVectors
 
     run = tmp_path / "run"
-    summary = train(name, "text_corpus", out=run, steps=120, data_dir=corpus_dir, progress=False,
+    # the tree's top nodes move by their batch's summed update over √(pairs through them): slower at first
+    steps = 120 if objective == "negative_sampling" else 400
+    summary = train(name, "text_corpus", out=run, steps=steps, data_dir=corpus_dir, progress=False,
                     overrides={"vocabulary_size": 300, "embedding_dim": 16, "objective": objective})
     results = summary["results"]
     net = keras.saving.load_model(run / f"{name}.keras")
@@ -122,7 +124,7 @@ def test_word2vec_trains_on_text_corpus_and_writes_gensim_vectors(name, objectiv
     # negative sampling, and its target's path length times log 2 under the tree.
     if objective == "negative_sampling":
         untrained, margin = 6 * math.log(2), 0.3
-    else:  # the tree learns more slowly at first (120 steps: −0.28)
+    else:  # 400 steps: −0.28 (120 steps: −0.03)
         margin = 0.1
         from keras_landmarks.training.procedures import get_procedure
 

@@ -26,8 +26,7 @@ def _run(variant, steps, evaluate_every, episodes, seed):
     network.set_weights(history["best_weights"])
     score = rl.evaluate(network, ENVIRONMENT, episodes, seed=1_000_000 + 1_000 * seed)  # fresh episodes
     keras.backend.clear_session()
-    return {"returns": history["episode_returns"], "ends": history["episode_ends"],
-            "evaluations": history["evaluations"], "final_returns": score, "final": float(np.mean(score)),
+    return {"episodes": len(history["episode_returns"]), "evaluations": history["evaluations"], "final_returns": score, "final": float(np.mean(score)),
             "steps_per_second": history["steps_per_second"]}
 
 
