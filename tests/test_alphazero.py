@@ -57,8 +57,22 @@ def test_the_loss_is_the_papers():
 def test_a_match_scores_wins_and_half_the_draws():
     game = pyspiel.load_game("tic_tac_toe")
     net = _net(2)
-    score = alphazero.play_match(net, net, game, 4, SMALL)
+    played = []
+    score = alphazero.play_match(net, net, game, 4, dataclasses.replace(SMALL, evaluation_temperature_moves=0),
+                                 record=played)
     assert score == 0.5  # the same player on both sides, colours alternating: each side wins what it loses
+    assert played[0] == played[2] and played[1] == played[3]  # noise-free: one game per colour, repeated
+
+
+def test_evaluation_games_differ_when_their_first_moves_follow_the_visit_counts():
+    game = pyspiel.load_game("tic_tac_toe")
+    net = _net(2)
+    played = []
+    alphazero.play_match(net, net, game, 8, dataclasses.replace(SMALL, evaluation_temperature_moves=2),
+                         record=played)
+    assert len(played) == 8 and len({tuple(moves[:2]) for moves in played}) > 2
+    with pytest.raises(Exception, match="evaluation_temperature_moves=-1"):
+        dataclasses.replace(SMALL, evaluation_temperature_moves=-1).check()
 
 
 def test_an_iteration_plays_trains_and_evaluates():

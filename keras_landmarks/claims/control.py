@@ -245,7 +245,7 @@ register_claim(Claim(
              "`keras_landmarks.rl.train_zero` with `rl.TIC_TAC_TOE` (50 simulations a move, c_puct 1.25, Dirichlet "
              "noise at the root, τ = 1 for 3 moves; 30 self-play games, then 100 minibatches of 64 from the last "
              "5,000 positions, SGD 0.02 with momentum 0.9, c = 10⁻⁴; the candidate replaces the best at 55% of 20 "
-             "games) for 15 iterations. The best network then plays with its search (50 simulations, no noise, "
+             "games, whose first two moves are drawn from the visit counts) for 15 iterations. The best network then plays with its search (50 simulations, no noise, "
              "the most visited move) 100 games against OpenSpiel's minimax solution (a random move among the "
              "optimal ones) and 100 against a random player, half of each as X; each of its moves is checked "
              "against the minimax solution.",

@@ -18,7 +18,9 @@ tic-tac-toe. The games' rules are OpenSpiel's.
 
 Deviations: the stored π is the visit distribution at τ = 1 for every move (the paper stores it at the
 move's temperature, which after move 30 is one-hot); positions are not augmented by the board's
-symmetries; the window counts positions, not games.
+symmetries; the window counts positions, not games. `TIC_TAC_TOE` draws the first two moves of each
+evaluation game from the visit counts (`evaluation_temperature_moves`; the paper's matches play the
+most visited move throughout): otherwise its 20 games are two games repeated.
 """
 
 import dataclasses
@@ -47,6 +49,9 @@ class ZeroConfig:
     l2: float = 1e-4
     evaluation_games: int = 400
     win_threshold: float = 0.55
+    # evaluation moves drawn from the visit counts at τ = 1 before the most visited is played: without them a
+    # small game's match, noise-free, repeats the same two games (one per colour)
+    evaluation_temperature_moves: int = 0
 
     def check(self):
         for key in ("simulations", "search_batch", "games", "train_steps", "batch_size", "window",
@@ -55,6 +60,11 @@ class ZeroConfig:
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ConfigError(f"Invalid AlphaGo Zero option {key}={value!r}: a positive integer.", key=key,
                                   value=value)
+        if (isinstance(self.evaluation_temperature_moves, bool) or not isinstance(self.evaluation_temperature_moves, int)
+                or self.evaluation_temperature_moves < 0):
+            raise ConfigError("Invalid AlphaGo Zero option evaluation_temperature_moves="
+                              f"{self.evaluation_temperature_moves!r}: an integer >= 0.",
+                              key="evaluation_temperature_moves", value=self.evaluation_temperature_moves)
         if not 0.0 <= self.win_threshold <= 1.0:
             raise ConfigError(f"Invalid AlphaGo Zero option win_threshold={self.win_threshold!r}: a number in [0, 1].",
                               key="win_threshold", value=self.win_threshold)
@@ -63,7 +73,7 @@ class ZeroConfig:
 
 PAPER = ZeroConfig()
 TIC_TAC_TOE = ZeroConfig(simulations=50, temperature_moves=3, games=30, train_steps=100, batch_size=64, window=5_000,
-                         learning_rate=0.02, evaluation_games=20)
+                         learning_rate=0.02, evaluation_games=20, evaluation_temperature_moves=2)
 
 
 def _search(network, config, seed):
@@ -104,19 +114,28 @@ def zero_loss(network, planes, pi, z, l2):
     return value + policy + l2 * penalty, value, policy
 
 
-def play_match(first, second, game, games, config, seed=0):
+def play_match(first, second, game, games, config, seed=0, record=None):
     """`first`'s score against `second` over `games` games, colours alternating: (wins + draws / 2) /
-    games; no noise, the most visited move."""
+    games; no noise, the most visited move (after `config.evaluation_temperature_moves` moves drawn from
+    the visit counts, which make the games differ). `record`: a list that receives each game's moves."""
     searches = [_search(n, config, seed) for n in (first, second)]
     actions = game.num_distinct_actions()
+    rng = np.random.default_rng(seed)
     score = 0.0
     for g in range(games):
         state = game.new_initial_state()
         seat = g % 2  # the player `first` is in this game
+        moves = 0
         while not state.is_terminal():
             search = searches[0 if state.current_player() == seat else 1]
             root = search.run(state, add_noise=False)
-            state.apply_action(int(np.argmax(search.visit_counts(root, actions))))
+            if moves < config.evaluation_temperature_moves:
+                state.apply_action(int(rng.choice(actions, p=search.policy(root, actions, 1.0))))
+            else:
+                state.apply_action(int(np.argmax(search.visit_counts(root, actions))))
+            moves += 1
+        if record is not None:
+            record.append(state.history())
         result = state.returns()[seat]
         score += 1.0 if result > 0 else 0.5 if result == 0 else 0.0
     return score / games
