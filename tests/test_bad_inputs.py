@@ -113,6 +113,7 @@ def test_a_keras_file_that_is_not_one(tmp_path, capsys, content):
         path.write_bytes(content)
     code, err = _run(capsys, ["convert", str(path), "--out", str(tmp_path / "out")])
     assert code == 2 and "is not a .keras file Keras can load" in err and "model.keras" in err
+    assert "File not found" not in err and err.count("\n") == 1, err
 
 
 def test_a_port_in_use_is_refused_before_the_model_loads(tmp_path, capsys):

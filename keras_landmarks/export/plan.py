@@ -76,6 +76,12 @@ def resolve_model(model_or_name, overrides, weights=None):
 
         keras_landmarks._load()  # registers the custom layers the file may use
 
+        import zipfile
+
+        if not zipfile.is_zipfile(path):  # Keras would say "File not found" of a file that exists
+            raise ConfigError(f"{text!r} is not a .keras file Keras can load: it is not a zip archive "
+                              f"({path.stat().st_size:,} bytes; a .keras file is one, as `model.save` writes it).",
+                              key="model", value=text)
         try:
             return keras.saving.load_model(path), path.stem, None, {}
         except Exception as error:  # a truncated, empty or foreign file fails in zipfile, h5py or Keras
