@@ -159,7 +159,7 @@ def _zero_run(iterations, config, games, seed, solver):
     against_minimax = _games(choose, lambda s, r: int(r.choice(_optimal_moves(solver, s))), game, games, rng)
     against_random = _games(choose, lambda s, r: int(r.choice(s.legal_actions())), game, games, rng)
     keras.backend.clear_session()
-    return {"history": [{k: v for k, v in h.items()} for h in trained["history"]],
+    return {"history": trained["history"],
             "promotions": int(sum(h["promoted"] for h in trained["history"])),
             "minimax": against_minimax, "random": against_random, "optimal_moves": moves["optimal"] / moves["played"]}
 

@@ -10,19 +10,17 @@ from keras_landmarks.export import convert
 from keras_landmarks.export.parity import INT8_AGREEMENT, ActionGate
 
 
-class _Net:
-    """A stand-in for a Keras model: `keras_outputs` calls it on the input dict."""
+def _identity_model(width, output="q_values"):
+    """A Keras model whose `output` is its `state` input: the gate's Keras side returns the values given."""
+    import keras
 
-    def __init__(self, values, output="q_values"):
-        import keras
-
-        inputs = keras.Input((values.shape[1],), name="state")
-        self.model = keras.Model(inputs, {output: keras.layers.Identity(name=output)(inputs)})
+    inputs = keras.Input((width,), name="state")
+    return keras.Model(inputs, {output: keras.layers.Identity(name=output)(inputs)})
 
 
 def test_the_gate_compares_chosen_actions_within_the_legal_moves():
     values = np.random.default_rng(0).normal(size=(200, 5)).astype("float32")
-    model = _Net(values).model
+    model = _identity_model(values.shape[1])
     same = ActionGate(values)(model, lambda feed: {"q_values": feed["state"]})
     assert same["action_agreement"] == 1.0 and same["passed"] and same["states"] == 200
     flipped = values.copy()
